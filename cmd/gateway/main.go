@@ -1,0 +1,126 @@
+// Command gateway runs the game gateway, or mints a development token.
+//
+//	gateway [serve] [--config config.yaml]
+//	gateway token --sub ID [--roles a,b] [--ttl 1h] [--config config.yaml]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"go.uber.org/fx"
+
+	"github.com/gamegate/gamegate/modules/app"
+	"github.com/gamegate/gamegate/modules/config"
+	"github.com/gamegate/gamegate/pkg/token"
+)
+
+const defaultConfig = "./config.yaml"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run returns the exit status: 0, 1 for a failed start or stop, 2 for bad
+// usage or configuration.
+func run(args []string, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(args, stderr)
+	case "token":
+		return mint(args, stdout, stderr)
+	default:
+		fmt.Fprintf(stderr, "gateway: unknown command %q (want serve or token)\n", cmd)
+		return 2
+	}
+}
+
+func loadConfig(fs *flag.FlagSet, args []string, stderr io.Writer) (config.Config, bool) {
+	path := fs.String("config", defaultConfig, "configuration file")
+	if err := fs.Parse(args); err != nil {
+		return config.Config{}, false
+	}
+	cfg, err := config.Load(*path, *path == defaultConfig, os.LookupEnv)
+	if err != nil {
+		fmt.Fprintf(stderr, "gateway: %v\n", err)
+		return config.Config{}, false
+	}
+	return cfg, true
+}
+
+func serve(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("gateway serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg, ok := loadConfig(fs, args, stderr)
+	if !ok {
+		return 2
+	}
+	application := fx.New(app.Options(cfg))
+	if err := application.Err(); err != nil {
+		fmt.Fprintf(stderr, "gateway: %v\n", err)
+		return 1
+	}
+	startCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := application.Start(startCtx); err != nil {
+		fmt.Fprintf(stderr, "gateway: start: %v\n", err)
+		return 1
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	select {
+	case <-sig:
+	case <-application.Done():
+	}
+	stopCtx, cancelStop := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancelStop()
+	if err := application.Stop(stopCtx); err != nil {
+		fmt.Fprintf(stderr, "gateway: stop: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func mint(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("gateway token", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	sub := fs.String("sub", "", "user id (the sub claim), required")
+	roles := fs.String("roles", "", "comma-separated roles, e.g. admin")
+	ttl := fs.Duration("ttl", time.Hour, "lifetime")
+	cfg, ok := loadConfig(fs, args, stderr)
+	if !ok {
+		return 2
+	}
+	if *sub == "" {
+		fmt.Fprintln(stderr, "gateway token: --sub is required")
+		return 2
+	}
+	if cfg.Auth.JWTSecret == "" {
+		fmt.Fprintln(stderr, "gateway token: no JWT_SECRET configured; tokens for a JWKS must come from your identity provider")
+		return 2
+	}
+	var roleList []string
+	for _, r := range strings.Split(*roles, ",") {
+		if r = strings.TrimSpace(r); r != "" {
+			roleList = append(roleList, r)
+		}
+	}
+	tok, err := token.Mint([]byte(cfg.Auth.JWTSecret), *sub, roleList, *ttl)
+	if err != nil {
+		fmt.Fprintf(stderr, "gateway token: %v\n", err)
+		return 1
+	}
+	fmt.Fprintln(stdout, tok)
+	return 0
+}

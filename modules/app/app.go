@@ -1,0 +1,35 @@
+// Package app composes the gateway's modules into one application (NestJS's
+// AppModule). cmd/gateway runs it; tests start it on loopback ports.
+package app
+
+import (
+	"go.uber.org/fx"
+
+	"github.com/gamegate/gamegate/modules/auth"
+	"github.com/gamegate/gamegate/modules/config"
+	"github.com/gamegate/gamegate/modules/gateway"
+	"github.com/gamegate/gamegate/modules/health"
+	"github.com/gamegate/gamegate/modules/httpserver"
+	"github.com/gamegate/gamegate/modules/logging"
+	"github.com/gamegate/gamegate/modules/metrics"
+	"github.com/gamegate/gamegate/modules/notification"
+)
+
+// Options is the whole application for cfg. Extra options (another team's
+// modules, test hooks) go after it.
+func Options(cfg config.Config) fx.Option {
+	return fx.Options(
+		fx.Supply(cfg),
+		fx.StartTimeout(cfg.ShutdownTimeout),
+		fx.StopTimeout(cfg.ShutdownTimeout),
+		config.Module,
+		logging.Module,
+		logging.FxLogger,
+		auth.Module,
+		gateway.Module,
+		notification.Module,
+		health.Module,
+		metrics.Module,
+		httpserver.Module,
+	)
+}

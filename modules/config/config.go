@@ -1,0 +1,292 @@
+// Package config loads the gateway's configuration: config.yaml first, then the
+// environment names of the contract, which win. Each module receives only its
+// own section through fx.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/knadh/koanf/parsers/yaml"
+	"github.com/knadh/koanf/providers/confmap"
+	"github.com/knadh/koanf/providers/file"
+	"github.com/knadh/koanf/v2"
+	"go.uber.org/zap/zapcore"
+)
+
+// DevJWTSecret is the secret shipped in config.yaml. Starting with it logs a
+// warning, since anyone can mint tokens for it.
+const DevJWTSecret = "dev-secret-change-me"
+
+// Config is the whole configuration. Modules depend on one section each.
+type Config struct {
+	HTTP         HTTP         `koanf:"http"`
+	Log          Log          `koanf:"log"`
+	Auth         Auth         `koanf:"auth"`
+	Gateway      Gateway      `koanf:"gateway"`
+	Wallet       Wallet       `koanf:"wallet"`
+	Notification Notification `koanf:"notification"`
+	Cluster      Cluster      `koanf:"cluster"`
+	// ShutdownTimeout bounds the graceful stop of section 6.
+	ShutdownTimeout time.Duration `koanf:"shutdownTimeout"`
+}
+
+// HTTP configures the echo server that also serves /game.
+type HTTP struct {
+	Addr string `koanf:"addr"`
+	// MaxBodyBytes: larger REST bodies get 413.
+	MaxBodyBytes int64 `koanf:"maxBodyBytes"`
+}
+
+// Log configures zap.
+type Log struct {
+	Level  string `koanf:"level"`
+	Format string `koanf:"format"`
+}
+
+// Auth configures how client tokens are verified.
+type Auth struct {
+	JWTSecret string `koanf:"jwtSecret"`
+	JWKSURL   string `koanf:"jwksUrl"`
+	JWKSFile  string `koanf:"jwksFile"`
+	// Algorithms pins the accepted JWS algorithms. Empty means HS256 with a
+	// secret, and RS256 and ES256 with a JWKS.
+	Algorithms []string      `koanf:"algorithms"`
+	Leeway     time.Duration `koanf:"leeway"`
+}
+
+// Gateway configures the /game WebSocket endpoint.
+type Gateway struct {
+	Path            string        `koanf:"path"`
+	CORS            CORS          `koanf:"cors"`
+	MaxMessageBytes int64         `koanf:"maxMessageBytes"`
+	RateLimit       RateLimit     `koanf:"rateLimit"`
+	QueueSize       int           `koanf:"queueSize"`
+	PingInterval    time.Duration `koanf:"pingInterval"`
+	PongTimeout     time.Duration `koanf:"pongTimeout"`
+	WriteTimeout    time.Duration `koanf:"writeTimeout"`
+}
+
+// CORS lists the Origins allowed on /game and on REST.
+type CORS struct {
+	Origins []string `koanf:"origins"`
+}
+
+// RateLimit is the per-connection limit on incoming messages.
+type RateLimit struct {
+	PerSecond float64 `koanf:"perSecond"`
+	Burst     int     `koanf:"burst"`
+	// MaxExcess is how many refused messages in a row close the connection
+	// with 1008; each refused one gets an exception first.
+	MaxExcess int `koanf:"maxExcess"`
+}
+
+// Wallet configures the TCP link to the wallet server.
+type Wallet struct {
+	Host          string        `koanf:"host"`
+	Port          int           `koanf:"port"`
+	Simulator     bool          `koanf:"simulator"`
+	NodeID        string        `koanf:"nodeId"`
+	MaxFrameBytes int           `koanf:"maxFrameBytes"`
+	PingInterval  time.Duration `koanf:"pingInterval"`
+	PongTimeout   time.Duration `koanf:"pongTimeout"`
+	CallTimeout   time.Duration `koanf:"callTimeout"`
+	BackoffMin    time.Duration `koanf:"backoffMin"`
+	BackoffMax    time.Duration `koanf:"backoffMax"`
+	TLS           bool          `koanf:"tls"`
+	// TLSCAFile, when set, is the CA bundle that verifies the wallet's certificate.
+	TLSCAFile     string `koanf:"tlsCaFile"`
+	TLSServerName string `koanf:"tlsServerName"`
+	// Simulated holds the embedded simulator's ledger settings.
+	Simulated Simulated `koanf:"simulated"`
+}
+
+// Addr is the wallet's host:port.
+func (w Wallet) Addr() string { return net.JoinHostPort(w.Host, strconv.Itoa(w.Port)) }
+
+// Simulated configures the wallet simulator (embedded or cmd/walletsim).
+type Simulated struct {
+	Currency       string `koanf:"currency"`
+	InitialBalance int64  `koanf:"initialBalance"`
+	// AdminAddr, when set, serves the simulator's admin HTTP endpoint that
+	// lets a person credit or debit a user during a demo.
+	AdminAddr string `koanf:"adminAddr"`
+}
+
+// Notification configures the REST → WebSocket endpoints.
+type Notification struct {
+	Role string `koanf:"role"`
+}
+
+// Cluster configures the NATS adapter.
+type Cluster struct {
+	NATSURL string `koanf:"natsUrl"`
+}
+
+// Default returns the built-in defaults; config.yaml and the environment
+// override them.
+func Default() Config {
+	return Config{
+		HTTP: HTTP{Addr: ":8080", MaxBodyBytes: 1 << 20},
+		Log:  Log{Level: "info", Format: "json"},
+		Auth: Auth{Leeway: 5 * time.Second},
+		Gateway: Gateway{
+			Path:            "/game",
+			CORS:            CORS{Origins: []string{"*"}},
+			MaxMessageBytes: 64 << 10,
+			RateLimit:       RateLimit{PerSecond: 50, Burst: 100, MaxExcess: 50},
+			QueueSize:       256,
+			PingInterval:    25 * time.Second,
+			PongTimeout:     10 * time.Second,
+			WriteTimeout:    10 * time.Second,
+		},
+		Wallet: Wallet{
+			Host:          "127.0.0.1",
+			Port:          7070,
+			MaxFrameBytes: 1 << 20,
+			PingInterval:  15 * time.Second,
+			PongTimeout:   5 * time.Second,
+			CallTimeout:   5 * time.Second,
+			BackoffMin:    100 * time.Millisecond,
+			BackoffMax:    10 * time.Second,
+			Simulated:     Simulated{Currency: "USD", InitialBalance: 10000},
+		},
+		Notification:    Notification{Role: "admin"},
+		ShutdownTimeout: 10 * time.Second,
+	}
+}
+
+// envKeys maps the contract's fixed environment names to configuration keys.
+var envKeys = map[string]string{
+	"HTTP_ADDR":        "http.addr",
+	"WALLET_HOST":      "wallet.host",
+	"WALLET_PORT":      "wallet.port",
+	"WALLET_SIMULATOR": "wallet.simulator",
+	"JWT_SECRET":       "auth.jwtSecret",
+	"JWT_JWKS_URL":     "auth.jwksUrl",
+	"JWT_JWKS_FILE":    "auth.jwksFile",
+	"CORS_ORIGINS":     "gateway.cors.origins",
+	"CLUSTER_NATS_URL": "cluster.natsUrl",
+	"LOG_LEVEL":        "log.level",
+	"LOG_FORMAT":       "log.format",
+	"NODE_ID":          "wallet.nodeId",
+}
+
+// EnvNames lists the environment variables Load reads, for documentation.
+func EnvNames() map[string]string { return envKeys }
+
+// ErrInvalid marks a configuration that must stop the start (exit status 2).
+var ErrInvalid = errors.New("invalid configuration")
+
+// Load reads the file at path (a missing file is fine when path is the
+// default and optional is true), then the environment from lookup.
+func Load(path string, optional bool, lookup func(string) (string, bool)) (Config, error) {
+	k := koanf.New(".")
+	if _, err := os.Stat(path); err == nil || !optional {
+		if err := k.Load(file.Provider(path), yaml.Parser()); err != nil {
+			return Config{}, fmt.Errorf("%w: %s: %v", ErrInvalid, path, err)
+		}
+	}
+	env := map[string]any{}
+	for name, key := range envKeys {
+		v, ok := lookup(name)
+		if !ok {
+			continue
+		}
+		if key == "gateway.cors.origins" {
+			env[key] = splitList(v)
+		} else {
+			env[key] = v
+		}
+	}
+	if err := k.Load(confmap.Provider(env, "."), nil); err != nil {
+		return Config{}, fmt.Errorf("%w: environment: %v", ErrInvalid, err)
+	}
+	cfg := Default()
+	err := k.UnmarshalWithConf("", &cfg, koanf.UnmarshalConf{
+		Tag: "koanf",
+		DecoderConfig: &mapstructure.DecoderConfig{
+			DecodeHook: mapstructure.ComposeDecodeHookFunc(
+				mapstructure.StringToTimeDurationHookFunc(),
+				mapstructure.StringToSliceHookFunc(","),
+			),
+			WeaklyTypedInput: true,
+			ErrorUnused:      true,
+			Result:           &cfg,
+		},
+	})
+	if err != nil {
+		return Config{}, fmt.Errorf("%w: %s", ErrInvalid, firstLine(err.Error()))
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func firstLine(s string) string {
+	s = strings.TrimPrefix(s, "decoding failed due to the following error(s):\n\n")
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+// Validate checks the values that would otherwise fail later and less clearly.
+func (c Config) Validate() error {
+	bad := func(key, format string, args ...any) error {
+		return fmt.Errorf("%w: %s: %s", ErrInvalid, key, fmt.Sprintf(format, args...))
+	}
+	if _, port, err := net.SplitHostPort(c.HTTP.Addr); err != nil {
+		return bad("http.addr", "%q is not host:port", c.HTTP.Addr)
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return bad("http.addr", "bad port %q", port)
+	}
+	if _, err := zapcore.ParseLevel(c.Log.Level); err != nil {
+		return bad("log.level", "unknown level %q (debug, info, warn, error)", c.Log.Level)
+	}
+	if c.Log.Format != "json" && c.Log.Format != "console" {
+		return bad("log.format", "%q is neither json nor console", c.Log.Format)
+	}
+	if c.Auth.JWTSecret == "" && c.Auth.JWKSURL == "" && c.Auth.JWKSFile == "" {
+		return bad("auth.jwtSecret", "set JWT_SECRET, or JWT_JWKS_URL / JWT_JWKS_FILE")
+	}
+	if c.Wallet.Port < 1 || c.Wallet.Port > 65535 {
+		return bad("wallet.port", "must be 1..65535, got %d", c.Wallet.Port)
+	}
+	if c.Wallet.MaxFrameBytes < 1 {
+		return bad("wallet.maxFrameBytes", "must be positive")
+	}
+	if c.Gateway.MaxMessageBytes < 1 {
+		return bad("gateway.maxMessageBytes", "must be positive")
+	}
+	if c.Gateway.QueueSize < 1 {
+		return bad("gateway.queueSize", "must be positive")
+	}
+	if c.Gateway.RateLimit.PerSecond <= 0 || c.Gateway.RateLimit.Burst < 1 {
+		return bad("gateway.rateLimit", "perSecond and burst must be positive")
+	}
+	if len(c.Gateway.CORS.Origins) == 0 {
+		return bad("gateway.cors.origins", "list at least one origin, or \"*\"")
+	}
+	if c.ShutdownTimeout <= 0 {
+		return bad("shutdownTimeout", "must be positive")
+	}
+	return nil
+}

@@ -1,0 +1,37 @@
+package config
+
+import (
+	"time"
+
+	"go.uber.org/fx"
+)
+
+// Module provides each section of a Config supplied with fx.Supply, so a
+// module depends on its own section only.
+var Module = fx.Module("config", fx.Provide(sections))
+
+// Sections is every section of Config, each its own type in the graph.
+type Sections struct {
+	fx.Out
+
+	HTTP         HTTP
+	Log          Log
+	Auth         Auth
+	Gateway      Gateway
+	Wallet       Wallet
+	Notification Notification
+	Cluster      Cluster
+	Shutdown     ShutdownTimeout
+}
+
+// ShutdownTimeout bounds the graceful stop; its own type so fx can tell it
+// from other durations.
+type ShutdownTimeout struct{ time.Duration }
+
+func sections(c Config) Sections {
+	return Sections{
+		HTTP: c.HTTP, Log: c.Log, Auth: c.Auth, Gateway: c.Gateway, Wallet: c.Wallet,
+		Notification: c.Notification, Cluster: c.Cluster,
+		Shutdown: ShutdownTimeout{c.ShutdownTimeout},
+	}
+}

@@ -1,0 +1,281 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+	"go.uber.org/zap"
+	"golang.org/x/time/rate"
+
+	"github.com/gamegate/gamegate/pkg/envelope"
+)
+
+// Client is one connected WebSocket (socket.io's Socket). Handlers and hooks
+// receive it; its methods are safe for concurrent use.
+type Client struct {
+	id     string
+	userID string
+	roles  []string
+	conn   *websocket.Conn
+	hub    *Hub
+	log    *zap.Logger
+	opts   *clientOptions
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	// The outgoing queue. A writer goroutine runs only while it is not
+	// empty, so an idle client costs no goroutine for writing.
+	mu           sync.Mutex
+	queue        [][]byte
+	spare        [][]byte
+	writing      bool
+	closePending bool
+	closeCode    websocket.StatusCode
+	closeReason  string
+	closing      atomic.Bool // no more frames are accepted
+	dropping     atomic.Bool // queued frames are discarded
+
+	closeOnce sync.Once
+	closed    chan struct{} // closed once the connection is closed
+
+	roomsMu sync.Mutex
+	rooms   map[string]struct{}
+
+	limiter *rate.Limiter
+	excess  int // refused messages in a row; read loop only
+	pinger  *time.Timer
+	async   sync.WaitGroup
+}
+
+type clientOptions struct {
+	maxQueue     int
+	writeTimeout time.Duration
+	pingInterval time.Duration
+	pongTimeout  time.Duration
+	onSlow       func(*Client)
+}
+
+// ID is the client's id, unique on this node, as sent in `connected`.
+func (c *Client) ID() string { return c.id }
+
+// UserID is the token's `sub`.
+func (c *Client) UserID() string { return c.userID }
+
+// Roles are the token's `roles`.
+func (c *Client) Roles() []string { return c.roles }
+
+// HasRole reports whether the token's roles hold role.
+func (c *Client) HasRole(role string) bool { return slices.Contains(c.roles, role) }
+
+// Context is cancelled when the connection ends.
+func (c *Client) Context() context.Context { return c.ctx }
+
+// Join puts the client in room. Joining twice is a no-op.
+func (c *Client) Join(room string) {
+	c.roomsMu.Lock()
+	defer c.roomsMu.Unlock()
+	if c.rooms == nil || c.closing.Load() {
+		return
+	}
+	c.rooms[room] = struct{}{}
+	c.hub.join(c, room)
+}
+
+// Leave takes the client out of room.
+func (c *Client) Leave(room string) {
+	c.roomsMu.Lock()
+	defer c.roomsMu.Unlock()
+	if _, ok := c.rooms[room]; !ok {
+		return
+	}
+	delete(c.rooms, room)
+	c.hub.leave(c, room)
+}
+
+// Rooms lists the rooms the client is in, its personal room included.
+func (c *Client) Rooms() []string {
+	c.roomsMu.Lock()
+	defer c.roomsMu.Unlock()
+	out := make([]string, 0, len(c.rooms))
+	for r := range c.rooms {
+		out = append(out, r)
+	}
+	return out
+}
+
+// leaveAll empties the client's rooms for good: later Joins are ignored.
+func (c *Client) leaveAll() {
+	c.roomsMu.Lock()
+	rooms := c.rooms
+	c.rooms = nil
+	c.roomsMu.Unlock()
+	for room := range rooms {
+		c.hub.leave(c, room)
+	}
+}
+
+// Emit sends {event, data} to this client only.
+func (c *Client) Emit(event string, data any) error {
+	frame, err := envelope.Encode(event, data, nil)
+	if err != nil {
+		return err
+	}
+	c.enqueue(frame)
+	return nil
+}
+
+// Close sends what is already queued for the client, then closes the
+// connection with code and reason. It returns at once; later frames are
+// dropped.
+func (c *Client) Close(code websocket.StatusCode, reason string) {
+	c.close(code, reason, false)
+}
+
+// close starts the close once. With drop, queued frames are discarded and a
+// write under way is the last one (a slow consumer); otherwise the writer
+// drains the queue first and closes after it.
+func (c *Client) close(code websocket.StatusCode, reason string, drop bool) {
+	c.closeOnce.Do(func() {
+		c.mu.Lock()
+		c.closing.Store(true)
+		if drop {
+			c.dropping.Store(true)
+			c.hub.metrics.Dropped(len(c.queue))
+			clear(c.queue)
+			c.queue = c.queue[:0]
+		}
+		c.closeCode, c.closeReason = code, reason
+		c.closePending = true
+		writing := c.writing
+		c.mu.Unlock()
+		if !writing {
+			go c.finishClose()
+		}
+	})
+}
+
+// finishClose runs the close handshake, once, after the last write.
+func (c *Client) finishClose() {
+	defer close(c.closed)
+	_ = c.conn.Close(c.closeCode, c.closeReason)
+}
+
+// sendReply queues a handler's reply or an exception, echoing the request id.
+func (c *Client) sendReply(event string, data any, id json.RawMessage) {
+	frame, err := envelope.Encode(event, data, id)
+	if err != nil {
+		c.log.Error("encoding reply", zap.String("event", event), zap.Error(err))
+		frame, _ = envelope.Encode("exception", exceptionData{Status: "error", Message: "Internal server error"}, id)
+	}
+	c.enqueue(frame)
+}
+
+type exceptionData struct {
+	Status  string `json:"status"`
+	Message string `json:"message"`
+}
+
+func (c *Client) exception(message string, id json.RawMessage) {
+	c.sendReply("exception", exceptionData{Status: "error", Message: message}, id)
+}
+
+// enqueue adds frame to the outgoing queue. It never blocks on the socket: a
+// full queue closes the client with 1008 "slow consumer" instead.
+func (c *Client) enqueue(frame []byte) bool {
+	if c.closing.Load() {
+		return false
+	}
+	c.mu.Lock()
+	if c.closing.Load() {
+		c.mu.Unlock()
+		return false
+	}
+	if len(c.queue) >= c.opts.maxQueue {
+		c.mu.Unlock()
+		c.hub.metrics.SlowConsumer()
+		c.opts.onSlow(c)
+		c.close(websocket.StatusPolicyViolation, "slow consumer", true)
+		return false
+	}
+	c.queue = append(c.queue, frame)
+	start := !c.writing
+	c.writing = true
+	c.mu.Unlock()
+	if start {
+		go c.writeLoop()
+	}
+	return true
+}
+
+// writeLoop drains the queue, taking every waiting frame per wake-up, and
+// exits when it is empty, closing the connection if a Close is waiting.
+func (c *Client) writeLoop() {
+	for {
+		c.mu.Lock()
+		if len(c.queue) == 0 {
+			c.writing = false
+			closeNow := c.closePending
+			c.mu.Unlock()
+			if closeNow {
+				c.finishClose()
+			}
+			return
+		}
+		batch := c.queue
+		c.queue = c.spare[:0]
+		c.mu.Unlock()
+
+		// Not c.ctx: a graceful close still drains the queue after the
+		// connection's context has ended.
+		ctx, cancel := context.WithTimeout(context.Background(), c.opts.writeTimeout)
+		var err error
+		for _, frame := range batch {
+			if c.dropping.Load() {
+				break
+			}
+			if err = c.conn.Write(ctx, websocket.MessageText, frame); err != nil {
+				break
+			}
+		}
+		cancel()
+		clear(batch)
+		c.mu.Lock()
+		c.spare = batch[:0]
+		if err != nil {
+			// The socket is gone: nothing queued can be sent.
+			c.dropping.Store(true)
+			clear(c.queue)
+			c.queue = c.queue[:0]
+		}
+		c.mu.Unlock()
+		if err != nil && !c.closing.Load() {
+			c.log.Debug("write failed; dropping connection", zap.String("clientId", c.id), zap.Error(err))
+			_ = c.conn.CloseNow()
+		}
+	}
+}
+
+// keepalive pings the client; no pong within pongTimeout drops the
+// connection. One timer per client, re-armed after each pong.
+func (c *Client) keepalive() {
+	ctx, cancel := context.WithTimeout(c.ctx, c.opts.pongTimeout)
+	defer cancel()
+	if err := c.conn.Ping(ctx); err != nil {
+		if c.ctx.Err() == nil && !c.closing.Load() {
+			c.log.Info("no pong from client; dropping connection",
+				zap.String("clientId", c.id), zap.String("userId", c.userID), zap.Duration("pongTimeout", c.opts.pongTimeout))
+			_ = c.conn.CloseNow()
+		}
+		return
+	}
+	c.mu.Lock()
+	if !c.closing.Load() {
+		c.pinger.Reset(c.opts.pingInterval)
+	}
+	c.mu.Unlock()
+}

@@ -1,0 +1,67 @@
+package gateway
+
+import (
+	"context"
+
+	"github.com/gamegate/gamegate/pkg/envelope"
+)
+
+// Broker carries a delivery to every member of its room: on this node
+// through the hub, and on other nodes when the gateway is clustered. The
+// local broker is the default; a cluster module replaces it with fx.Decorate.
+type Broker interface {
+	Publish(ctx context.Context, d Delivery) error
+}
+
+// LocalBroker delivers on this node only.
+type LocalBroker struct{ Hub *Hub }
+
+// Publish delivers d to the hub's local members.
+func (b LocalBroker) Publish(_ context.Context, d Delivery) error {
+	b.Hub.Deliver(d)
+	return nil
+}
+
+// Emitter sends server events to clients, in socket.io's vocabulary. Each
+// message is encoded once, whatever the number of recipients.
+type Emitter struct {
+	broker Broker
+}
+
+// NewEmitter returns an emitter publishing through broker.
+func NewEmitter(broker Broker) *Emitter { return &Emitter{broker: broker} }
+
+// ToRoom sends {event, data} to every member of room (server.to(room).emit).
+func (e *Emitter) ToRoom(ctx context.Context, room, event string, data any) error {
+	return e.emit(ctx, Delivery{Room: room}, event, data)
+}
+
+// ToRoomExcept sends to every member of room but the client with id
+// exceptClientID (socket.to(room).emit from that client).
+func (e *Emitter) ToRoomExcept(ctx context.Context, room, exceptClientID, event string, data any) error {
+	return e.emit(ctx, Delivery{Room: room, Except: exceptClientID}, event, data)
+}
+
+// ToUser sends to every connection of user userID, through its personal room.
+func (e *Emitter) ToUser(ctx context.Context, userID, event string, data any) error {
+	return e.ToRoom(ctx, PersonalRoom(userID), event, data)
+}
+
+// ToAll sends to every connected client (server.emit).
+func (e *Emitter) ToAll(ctx context.Context, event string, data any) error {
+	return e.emit(ctx, Delivery{}, event, data)
+}
+
+func (e *Emitter) emit(ctx context.Context, d Delivery, event string, data any) error {
+	frame, err := envelope.Encode(event, data, nil)
+	if err != nil {
+		return err
+	}
+	d.Frame, d.Event = frame, event
+	return e.broker.Publish(ctx, d)
+}
+
+// PersonalRoom is the room every connection of userID is in.
+func PersonalRoom(userID string) string { return personalPrefix + userID }
+
+const personalPrefix = "user:"

@@ -1,0 +1,210 @@
+package gateway
+
+import (
+	"go.uber.org/fx"
+	"hash/maphash"
+	"sync"
+	"sync/atomic"
+)
+
+// shardCount spreads rooms and clients over independent locks so joins,
+// leaves and broadcasts to different rooms do not contend.
+const shardCount = 64
+
+// Delivery is one encoded frame on its way to local members.
+type Delivery struct {
+	// Room is the target room; empty means every client.
+	Room string
+	// Event is the frame's event name, for metrics.
+	Event string
+	// Except is a client id that must not receive the frame.
+	Except string
+	// Frame is the encoded message, shared by every recipient: never modified.
+	Frame []byte
+}
+
+// Hub is the node's registry of connected clients and the rooms they are in.
+// It only enqueues: socket writes happen in each client's writer, never under
+// a hub lock.
+type Hub struct {
+	seed    maphash.Seed
+	rooms   [shardCount]roomShard
+	clients [shardCount]clientShard
+
+	roomCount   atomic.Int64
+	clientCount atomic.Int64
+	observers   []RoomObserver
+	metrics     Metrics
+}
+
+// HubParams are the hub's optional dependencies.
+type HubParams struct {
+	fx.In
+
+	Metrics   Metrics        `optional:"true"`
+	Observers []RoomObserver `group:"gateway.roomObservers"`
+}
+
+// RoomObserver learns when this node gains its first member of a room and
+// loses its last, so a cluster adapter can subscribe only where there is
+// interest. Calls for one room are serialised by the hub.
+type RoomObserver interface {
+	RoomActive(room string)
+	RoomIdle(room string)
+}
+
+type roomShard struct {
+	mu    sync.RWMutex
+	rooms map[string]map[*Client]struct{}
+}
+
+type clientShard struct {
+	mu      sync.RWMutex
+	clients map[*Client]struct{}
+}
+
+// NewHub returns an empty hub.
+func NewHub(p HubParams) *Hub {
+	if p.Metrics == nil {
+		p.Metrics = NopMetrics{}
+	}
+	h := &Hub{seed: maphash.MakeSeed(), observers: p.Observers, metrics: p.Metrics}
+	for i := range h.rooms {
+		h.rooms[i].rooms = make(map[string]map[*Client]struct{})
+		h.clients[i].clients = make(map[*Client]struct{})
+	}
+	return h
+}
+
+func (h *Hub) roomShard(room string) *roomShard {
+	return &h.rooms[maphash.String(h.seed, room)%shardCount]
+}
+
+func (h *Hub) clientShard(c *Client) *clientShard {
+	return &h.clients[maphash.String(h.seed, c.id)%shardCount]
+}
+
+func (h *Hub) add(c *Client) {
+	s := h.clientShard(c)
+	s.mu.Lock()
+	s.clients[c] = struct{}{}
+	s.mu.Unlock()
+	h.clientCount.Add(1)
+}
+
+func (h *Hub) remove(c *Client) {
+	s := h.clientShard(c)
+	s.mu.Lock()
+	_, ok := s.clients[c]
+	delete(s.clients, c)
+	s.mu.Unlock()
+	if ok {
+		h.clientCount.Add(-1)
+	}
+}
+
+// join adds c to room and reports whether it was not a member yet.
+func (h *Hub) join(c *Client, room string) bool {
+	s := h.roomShard(room)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	members, ok := s.rooms[room]
+	if !ok {
+		members = make(map[*Client]struct{})
+		s.rooms[room] = members
+		h.roomCount.Add(1)
+		for _, o := range h.observers {
+			o.RoomActive(room)
+		}
+	}
+	if _, in := members[c]; in {
+		return false
+	}
+	members[c] = struct{}{}
+	return true
+}
+
+// leave removes c from room and reports whether it was a member.
+func (h *Hub) leave(c *Client, room string) bool {
+	s := h.roomShard(room)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	members, ok := s.rooms[room]
+	if !ok {
+		return false
+	}
+	if _, in := members[c]; !in {
+		return false
+	}
+	delete(members, c)
+	if len(members) == 0 {
+		delete(s.rooms, room)
+		h.roomCount.Add(-1)
+		for _, o := range h.observers {
+			o.RoomIdle(room)
+		}
+	}
+	return true
+}
+
+var snapshotPool = sync.Pool{New: func() any { s := make([]*Client, 0, 64); return &s }}
+
+// Deliver enqueues d.Frame for every local member of d.Room (every client
+// when d.Room is empty) except d.Except, and returns how many got it. The
+// member list is copied under the read lock and the lock released before
+// any enqueue, so a broadcast never blocks joins for longer than the copy.
+func (h *Hub) Deliver(d Delivery) int {
+	sp := snapshotPool.Get().(*[]*Client)
+	members := (*sp)[:0]
+	if d.Room == "" {
+		for i := range h.clients {
+			s := &h.clients[i]
+			s.mu.RLock()
+			for c := range s.clients {
+				members = append(members, c)
+			}
+			s.mu.RUnlock()
+		}
+	} else {
+		s := h.roomShard(d.Room)
+		s.mu.RLock()
+		for c := range s.rooms[d.Room] {
+			members = append(members, c)
+		}
+		s.mu.RUnlock()
+	}
+	n := 0
+	for i, c := range members {
+		if c.id != d.Except && c.enqueue(d.Frame) {
+			n++
+		}
+		members[i] = nil
+	}
+	*sp = members[:0]
+	snapshotPool.Put(sp)
+	h.metrics.MessagesOut(d.Event, n)
+	return n
+}
+
+// Clients is the number of connected clients on this node.
+func (h *Hub) Clients() int { return int(h.clientCount.Load()) }
+
+// Rooms is the number of rooms with at least one member on this node,
+// personal rooms included.
+func (h *Hub) Rooms() int { return int(h.roomCount.Load()) }
+
+// each calls f for every connected client, outside any lock.
+func (h *Hub) each(f func(*Client)) {
+	var all []*Client
+	for i := range h.clients {
+		s := &h.clients[i]
+		s.mu.RLock()
+		for c := range s.clients {
+			all = append(all, c)
+		}
+		s.mu.RUnlock()
+	}
+	for _, c := range all {
+		f(c)
+	}
+}

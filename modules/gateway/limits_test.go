@@ -1,0 +1,184 @@
+package gateway_test
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	gt "github.com/gamegate/gamegate/internal/gatewaytest"
+)
+
+func TestBinaryFrameCloses1003(t *testing.T) {
+	n := gt.Start(t, gt.Config())
+	c := n.Dial(t, gt.Token(t, "alice"))
+	other := n.Dial(t, gt.Token(t, "bob"))
+	if err := c.Conn.Write(t.Context(), websocket.MessageBinary, []byte{1, 2, 3}); err != nil {
+		t.Fatal(err)
+	}
+	if code, reason := c.Closed(); code != websocket.StatusUnsupportedData || reason != "binary frames are not supported" {
+		t.Fatalf("close %d %q", code, reason)
+	}
+	other.Alive()
+}
+
+func TestOversizeMessageCloses1009(t *testing.T) {
+	cfg := gt.Config()
+	cfg.Gateway.MaxMessageBytes = 1024
+	n := gt.Start(t, cfg)
+	c := n.Dial(t, gt.Token(t, "alice"))
+	other := n.Dial(t, gt.Token(t, "bob"))
+	// Exactly at the limit is fine.
+	atLimit := `{"event":"ping","data":"` + strings.Repeat("x", 1024-len(`{"event":"ping","data":""}`)) + `"}`
+	c.SendRaw(atLimit)
+	c.Expect("pong")
+	c.SendRaw(atLimit + " ")
+	if code, _ := c.Closed(); code != websocket.StatusMessageTooBig {
+		t.Fatalf("close %d, want 1009", code)
+	}
+	other.Alive()
+}
+
+func TestFloodGetsExceptionsThen1008(t *testing.T) {
+	cfg := gt.Config()
+	cfg.Gateway.RateLimit.PerSecond = 1 // effectively no refill during the test
+	cfg.Gateway.RateLimit.Burst = 10
+	cfg.Gateway.RateLimit.MaxExcess = 5
+	n := gt.Start(t, cfg)
+	c := n.Dial(t, gt.Token(t, "alice"))
+	other := n.Dial(t, gt.Token(t, "bob"))
+	for range 20 {
+		if err := c.Conn.Write(t.Context(), websocket.MessageText, []byte(`{"event":"ping"}`)); err != nil {
+			break // the server may close before we finish
+		}
+	}
+	pongs, exceptions := 0, 0
+	for {
+		f := c.NextOrClose()
+		if f == nil {
+			break
+		}
+		switch f.Event {
+		case "pong":
+			pongs++
+		case "exception":
+			if string(f.Data) != `{"status":"error","message":"rate limit exceeded"}` {
+				t.Fatalf("exception %s", f.Data)
+			}
+			exceptions++
+		}
+	}
+	code, reason := c.Closed()
+	if code != websocket.StatusPolicyViolation || reason != "rate limit exceeded" {
+		t.Fatalf("close %d %q", code, reason)
+	}
+	// The burst passes, then MaxExcess refusals each get an exception.
+	if pongs < 10 || pongs > 11 || exceptions != 5 {
+		t.Fatalf("pongs %d exceptions %d, want 10 (or 11 with a refill) and 5", pongs, exceptions)
+	}
+	other.Alive()
+}
+
+// A member that never reads is closed with 1008 "slow consumer"; the other
+// members get every message, and the broadcaster never waits for it.
+func TestSlowConsumerClosedOthersUnaffected(t *testing.T) {
+	cfg := gt.Config()
+	cfg.Gateway.QueueSize = 64
+	n := gt.Start(t, cfg)
+
+	conn, _, err := n.DialRaw(gt.Token(t, "sloth"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.CloseNow()
+	slow := gt.Paused(t, conn) // reads nothing until resumed
+	slow.Send("joinRoom", map[string]string{"roomId": "arena"}, nil)
+	gt.WaitFor(t, gt.Timeout, func() error {
+		if n.Hub.Rooms() != 2 {
+			return fmt.Errorf("rooms %d", n.Hub.Rooms())
+		}
+		return nil
+	})
+	fast := n.Dial(t, gt.Token(t, "fast"))
+	fast.Join("arena")
+
+	// 20 MB in batches smaller than the queue, each waited for by the fast
+	// member: more than the kernel buffers hold for the slow one.
+	const total, batch = 5000, 32
+	payload := strings.Repeat("x", 4096)
+	for i := 0; i < total; i += batch {
+		for j := i; j < i+batch; j++ {
+			if err := n.Emitter.ToRoom(t.Context(), "arena", "tick", fmt.Sprintf("%d-%s", j, payload)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for j := i; j < i+batch; j++ {
+			f := fast.Expect("tick")
+			if !strings.HasPrefix(string(f.Data), fmt.Sprintf(`"%d-`, j)) {
+				t.Fatalf("tick %d: %.20s", j, f.Data)
+			}
+		}
+	}
+	slow.Resume()
+	if code, reason := slow.Closed(); code != websocket.StatusPolicyViolation || reason != "slow consumer" {
+		t.Fatalf("slow client close %d %q", code, reason)
+	}
+	if logs := n.Logs.FilterMessageSnippet("slow consumer").Len(); logs != 1 {
+		t.Fatalf("%d slow-consumer log lines, want 1", logs)
+	}
+	fast.Alive()
+}
+
+// A client that never answers the server's ping is dropped.
+func TestNoPongDropsConnection(t *testing.T) {
+	cfg := gt.Config()
+	cfg.Gateway.PingInterval = 50 * time.Millisecond
+	cfg.Gateway.PongTimeout = 100 * time.Millisecond
+	n := gt.Start(t, cfg)
+	// A responsive client keeps answering pings.
+	alive := n.Dial(t, gt.Token(t, "alive"))
+
+	// A raw TCP client that completes the handshake and then goes silent.
+	raw := rawUpgrade(t, n, gt.Token(t, "silent"))
+	defer raw.Close()
+	gt.WaitFor(t, gt.Timeout, func() error {
+		if n.Hub.Clients() != 1 {
+			return fmt.Errorf("clients %d, want 1", n.Hub.Clients())
+		}
+		return nil
+	})
+	// The server hung up on it: reads reach EOF after whatever was sent.
+	_ = raw.SetReadDeadline(time.Now().Add(gt.Timeout))
+	buf := make([]byte, 4096)
+	for {
+		if _, err := raw.Read(buf); err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				t.Fatal("silent client's connection still open")
+			}
+			break
+		}
+	}
+	if n.Logs.FilterMessageSnippet("no pong").Len() == 0 {
+		t.Fatal("no log line for the dropped client")
+	}
+	// The live client went through the same ping rounds and is still here.
+	alive.Alive()
+}
+
+func rawUpgrade(t *testing.T, n *gt.Node, tok string) net.Conn {
+	t.Helper()
+	addr := strings.TrimPrefix(n.URL, "http://")
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := "GET /game HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nAuthorization: Bearer " + tok + "\r\n\r\n"
+	if _, err := conn.Write([]byte(req)); err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}

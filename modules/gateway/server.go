@@ -1,0 +1,327 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/labstack/echo/v4"
+	"go.uber.org/fx"
+	"go.uber.org/zap"
+	"golang.org/x/time/rate"
+
+	"github.com/gamegate/gamegate/modules/config"
+	"github.com/gamegate/gamegate/pkg/envelope"
+	"github.com/gamegate/gamegate/pkg/token"
+)
+
+// Server is the /game endpoint: handshake, per-connection read loop and
+// dispatch to handlers.
+type Server struct {
+	cfg      config.Gateway
+	verifier *token.Verifier
+	hub      *Hub
+	log      *zap.Logger
+	handlers map[string]Handler
+	guards   []Guard
+	hooks    []Hooks
+	metrics  Metrics
+	copts    clientOptions
+
+	ctx      context.Context // parent of every client's context
+	cancel   context.CancelFunc
+	stopping atomic.Bool
+	conns    sync.WaitGroup
+}
+
+// Params are the server's dependencies; the groups are the extension points.
+type Params struct {
+	fx.In
+
+	Config   config.Gateway
+	Verifier *token.Verifier
+	Hub      *Hub
+	Log      *zap.Logger
+	Handlers []Handler `group:"gateway.handlers"`
+	Guards   []Guard   `group:"gateway.guards"`
+	Hooks    []Hooks   `group:"gateway.hooks"`
+}
+
+// NewServer builds the endpoint. Two handlers for one event are a
+// configuration error.
+func NewServer(p Params) (*Server, error) {
+	cfg, m := p.Config, p.Hub.metrics
+	s := &Server{
+		cfg: cfg, verifier: p.Verifier, hub: p.Hub, log: p.Log.Named("gateway"), metrics: m,
+		handlers: make(map[string]Handler, len(p.Handlers)), guards: p.Guards, hooks: p.Hooks,
+	}
+	for _, h := range p.Handlers {
+		if _, dup := s.handlers[h.Event]; dup {
+			return nil, errors.New("gateway: two handlers for event " + h.Event)
+		}
+		s.handlers[h.Event] = h
+	}
+	s.copts = clientOptions{
+		maxQueue:     cfg.QueueSize,
+		writeTimeout: cfg.WriteTimeout,
+		pingInterval: cfg.PingInterval,
+		pongTimeout:  cfg.PongTimeout,
+		onSlow: func(c *Client) {
+			s.log.Warn("slow consumer: outgoing queue full; closing with 1008",
+				zap.String("clientId", c.id), zap.String("userId", c.userID), zap.Int("queueSize", cfg.QueueSize))
+		},
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	return s, nil
+}
+
+// Handle is the echo handler for GET /game.
+func (s *Server) Handle(ec echo.Context) error {
+	r := ec.Request()
+	if s.stopping.Load() {
+		return echo.NewHTTPError(http.StatusServiceUnavailable, "server is stopping")
+	}
+	if !s.originAllowed(r) {
+		return echo.NewHTTPError(http.StatusForbidden, "origin not allowed")
+	}
+	claims, err := s.verifier.Verify(r.Context(), token.FromRequest(r))
+	if err != nil {
+		s.log.Debug("handshake refused", zap.String("remote", r.RemoteAddr), zap.Error(err))
+		return echo.NewHTTPError(http.StatusUnauthorized, token.Message(err))
+	}
+	conn, err := websocket.Accept(ec.Response(), r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	if err != nil {
+		s.log.Debug("upgrade failed", zap.String("remote", r.RemoteAddr), zap.Error(err))
+		return nil // Accept has answered
+	}
+	s.conns.Add(1)
+	defer s.conns.Done()
+	s.serve(conn, claims)
+	return nil
+}
+
+// originAllowed applies gateway.cors.origins. Requests without an Origin
+// (non-browser clients) and same-origin requests pass.
+func (s *Server) originAllowed(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	for _, pattern := range s.cfg.CORS.Origins {
+		pattern = strings.ToLower(pattern)
+		if pattern == "*" {
+			return true
+		}
+		target := strings.ToLower(u.Host)
+		if strings.Contains(pattern, "://") {
+			target = strings.ToLower(u.Scheme + "://" + u.Host)
+		}
+		if ok, _ := path.Match(pattern, target); ok {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) serve(conn *websocket.Conn, claims token.Claims) {
+	conn.SetReadLimit(s.cfg.MaxMessageBytes)
+	c := &Client{
+		id:      rand.Text(),
+		userID:  claims.Subject,
+		roles:   claims.Roles,
+		conn:    conn,
+		hub:     s.hub,
+		log:     s.log,
+		opts:    &s.copts,
+		closed:  make(chan struct{}),
+		rooms:   make(map[string]struct{}, 2),
+		limiter: rate.NewLimiter(rate.Limit(s.cfg.RateLimit.PerSecond), s.cfg.RateLimit.Burst),
+	}
+	c.ctx, c.cancel = context.WithCancel(s.ctx)
+	c.pinger = time.AfterFunc(s.cfg.PingInterval, c.keepalive)
+	defer s.cleanup(c)
+
+	c.sendReply("connected", map[string]string{"clientId": c.id, "userId": c.userID}, nil)
+	c.Join(PersonalRoom(c.userID))
+	s.hub.add(c)
+	if s.stopping.Load() { // Stop ran between the check in Handle and add
+		c.Close(websocket.StatusGoingAway, "server stopping")
+	}
+	for _, h := range s.hooks {
+		if h.OnConnect == nil {
+			continue
+		}
+		if err := h.OnConnect(c.ctx, c); err != nil {
+			s.log.Info("connect hook refused client", zap.String("userId", c.userID), zap.Error(err))
+			c.Close(websocket.StatusPolicyViolation, err.Error())
+			break
+		}
+	}
+	s.log.Debug("client connected", zap.String("clientId", c.id), zap.String("userId", c.userID))
+	s.readLoop(c)
+}
+
+func (s *Server) cleanup(c *Client) {
+	s.hub.remove(c)
+	c.leaveAll()
+	// A client that left abandons its handlers' work; on a graceful stop,
+	// handlers under way (a wallet call, say) finish first, bounded by Stop.
+	if !s.stopping.Load() {
+		c.cancel()
+	}
+	c.async.Wait()
+	c.cancel()
+	// Unless a Close with a code is under way, cut the connection now.
+	c.closeOnce.Do(func() {
+		c.closing.Store(true)
+		_ = c.conn.CloseNow()
+		close(c.closed)
+	})
+	<-c.closed
+	c.mu.Lock()
+	c.pinger.Stop()
+	c.mu.Unlock()
+	for _, h := range s.hooks {
+		if h.OnDisconnect != nil {
+			h.OnDisconnect(c)
+		}
+	}
+	s.log.Debug("client disconnected", zap.String("clientId", c.id), zap.String("userId", c.userID))
+}
+
+var readBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func (s *Server) readLoop(c *Client) {
+	for {
+		typ, rd, err := c.conn.Reader(c.ctx)
+		if err != nil {
+			return
+		}
+		if typ != websocket.MessageText {
+			c.Close(websocket.StatusUnsupportedData, "binary frames are not supported")
+			return
+		}
+		buf := readBufs.Get().(*bytes.Buffer)
+		buf.Reset()
+		_, err = buf.ReadFrom(rd)
+		if err == nil {
+			err = s.dispatch(c, buf.Bytes())
+		}
+		if buf.Cap() <= 64<<10 {
+			readBufs.Put(buf)
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+var errRateLimited = errors.New("rate limit exceeded")
+
+// dispatch answers one message. msg is only valid during the call. It
+// returns an error only when the connection must end.
+func (s *Server) dispatch(c *Client, msg []byte) error {
+	if !c.limiter.Allow() {
+		c.excess++
+		if c.excess > s.cfg.RateLimit.MaxExcess {
+			s.log.Info("rate limit exceeded for too long; closing with 1008",
+				zap.String("clientId", c.id), zap.String("userId", c.userID))
+			c.Close(websocket.StatusPolicyViolation, "rate limit exceeded")
+			return errRateLimited
+		}
+		c.exception(errRateLimited.Error(), nil)
+		return nil
+	}
+	c.excess = 0
+	env, err := envelope.Decode(msg)
+	if err != nil {
+		c.exception(err.Error(), env.ID)
+		return nil
+	}
+	h, ok := s.handlers[env.Event]
+	if !ok {
+		c.exception(`unknown event "`+env.Event+`"`, env.ID)
+		return nil
+	}
+	s.metrics.MessageIn(env.Event) // known events only: clients choose the names
+	if !h.Async {
+		s.run(c, h, env)
+		return nil
+	}
+	// msg's buffer is reused after we return: keep copies.
+	env.Data = bytes.Clone(env.Data)
+	env.ID = bytes.Clone(env.ID)
+	c.async.Add(1)
+	go func() {
+		defer c.async.Done()
+		s.run(c, h, env)
+	}()
+	return nil
+}
+
+func (s *Server) run(c *Client, h Handler, env envelope.Envelope) {
+	reply, err := s.call(c, h, env)
+	if err != nil {
+		var ex *Exception
+		if !errors.As(err, &ex) {
+			s.log.Error("handler failed", zap.String("event", env.Event), zap.String("clientId", c.id), zap.Error(err))
+			ex = &Exception{Message: "Internal server error"}
+		}
+		c.exception(ex.Message, env.ID)
+		return
+	}
+	if reply != nil {
+		s.metrics.MessagesOut(reply.Event, 1)
+		c.sendReply(reply.Event, reply.Data, env.ID)
+	}
+}
+
+func (s *Server) call(c *Client, h Handler, env envelope.Envelope) (*Reply, error) {
+	for _, g := range s.guards {
+		if err := g(c.ctx, c, env.Event); err != nil {
+			return nil, err
+		}
+	}
+	for _, g := range h.Guards {
+		if err := g(c.ctx, c, env.Event); err != nil {
+			return nil, err
+		}
+	}
+	return h.Handle(c.ctx, c, json.RawMessage(env.Data))
+}
+
+// Stop refuses new connections, closes every client with 1001 and waits for
+// their handlers to finish, bounded by ctx.
+func (s *Server) Stop(ctx context.Context) error {
+	s.stopping.Store(true)
+	s.hub.each(func(c *Client) { c.Close(websocket.StatusGoingAway, "server stopping") })
+	done := make(chan struct{})
+	go func() { s.conns.Wait(); close(done) }()
+	select {
+	case <-done:
+		s.cancel()
+		return nil
+	case <-ctx.Done():
+		s.cancel()
+		s.hub.each(func(c *Client) { _ = c.conn.CloseNow() })
+		<-done
+		return ctx.Err()
+	}
+}

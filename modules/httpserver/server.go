@@ -1,0 +1,120 @@
+// Package httpserver runs the echo server that carries REST, the health
+// endpoints and the WebSocket upgrades. Other modules add routes through the
+// "http.routes" value group; start and stop are fx lifecycle hooks.
+package httpserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"go.uber.org/fx"
+	"go.uber.org/zap"
+
+	"github.com/gamegate/gamegate/modules/config"
+)
+
+// Route is one endpoint contributed by a module.
+type Route struct {
+	Method     string
+	Path       string
+	Handler    echo.HandlerFunc
+	Middleware []echo.MiddlewareFunc
+}
+
+// AsRoutes annotates a constructor returning []Route so that its routes join
+// the server, e.g. fx.Provide(httpserver.AsRoutes(NewController)).
+func AsRoutes(f any) any {
+	return fx.Annotate(f, fx.ResultTags(`group:"http.routes,flatten"`))
+}
+
+// Middleware wraps every route; modules add to it through the
+// "http.middleware" group (metrics, tracing). The order within the group is
+// not defined.
+type Middleware echo.MiddlewareFunc
+
+// AsMiddleware annotates a constructor returning Middleware.
+func AsMiddleware(f any) any {
+	return fx.Annotate(f, fx.ResultTags(`group:"http.middleware"`))
+}
+
+// Params are the server's dependencies.
+type Params struct {
+	fx.In
+
+	Config     config.HTTP
+	CORS       config.Gateway
+	Log        *zap.Logger
+	Routes     []Route      `group:"http.routes"`
+	Middleware []Middleware `group:"http.middleware"`
+}
+
+// Server is the HTTP server. Its listener is opened in Start, so a port in
+// use fails the start.
+type Server struct {
+	echo *echo.Echo
+	srv  *http.Server
+	addr string
+	log  *zap.Logger
+	ln   net.Listener
+	done chan struct{}
+}
+
+// New builds the server and registers every route.
+func New(p Params) *Server {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = ErrorHandler(p.Log)
+	e.Use(middleware.Recover())
+	for _, m := range p.Middleware {
+		e.Use(echo.MiddlewareFunc(m))
+	}
+	e.Use(middleware.BodyLimit(fmt.Sprint(p.Config.MaxBodyBytes) + "B"))
+	e.Use(middleware.CORSWithConfig(middleware.CORSConfig{AllowOrigins: p.CORS.CORS.Origins}))
+	for _, r := range p.Routes {
+		e.Add(r.Method, r.Path, r.Handler, r.Middleware...)
+	}
+	return &Server{
+		echo: e,
+		srv:  &http.Server{Handler: e, ErrorLog: zap.NewStdLog(p.Log.Named("http"))},
+		addr: p.Config.Addr,
+		log:  p.Log.Named("http"),
+	}
+}
+
+// Start opens the listener and serves in the background.
+func (s *Server) Start(context.Context) error {
+	ln, err := net.Listen("tcp", s.addr)
+	if err != nil {
+		return fmt.Errorf("http.addr %s: cannot listen (is another process using the port? set HTTP_ADDR): %w", s.addr, err)
+	}
+	s.ln = ln
+	s.done = make(chan struct{})
+	s.log.Info("listening", zap.String("addr", ln.Addr().String()))
+	go func() {
+		defer close(s.done)
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("serve", zap.Error(err))
+		}
+	}()
+	return nil
+}
+
+// Stop stops accepting and waits for in-flight requests, bounded by ctx.
+// Upgraded WebSockets are not tracked here: the gateway closes them.
+func (s *Server) Stop(ctx context.Context) error {
+	err := s.srv.Shutdown(ctx)
+	<-s.done
+	return err
+}
+
+// Addr is the address the server listens on, once started.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Echo is the underlying router, for tests and for modules that need more
+// than Route offers.
+func (s *Server) Echo() *echo.Echo { return s.echo }

@@ -1,0 +1,44 @@
+// Package logging builds the zap logger every module uses, and routes fx's
+// own events through it.
+package logging
+
+import (
+	"fmt"
+
+	"go.uber.org/fx"
+	"go.uber.org/fx/fxevent"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/gamegate/gamegate/modules/config"
+)
+
+// Module provides *zap.Logger from the log section.
+var Module = fx.Module("logging", fx.Provide(New))
+
+// FxLogger logs fx's events (provides, invokes, hooks) at debug level, and
+// its errors at error level, so a normal start stays quiet.
+var FxLogger = fx.WithLogger(func(log *zap.Logger) fxevent.Logger {
+	l := &fxevent.ZapLogger{Logger: log.Named("fx")}
+	l.UseLogLevel(zapcore.DebugLevel)
+	return l
+})
+
+// New builds a logger writing to standard error in the configured format.
+func New(cfg config.Log) (*zap.Logger, error) {
+	level, err := zapcore.ParseLevel(cfg.Level)
+	if err != nil {
+		return nil, fmt.Errorf("log.level: %w", err)
+	}
+	zc := zap.NewProductionConfig()
+	if cfg.Format == "console" {
+		zc = zap.NewDevelopmentConfig()
+		zc.EncoderConfig.EncodeLevel = zapcore.CapitalColorLevelEncoder
+	}
+	zc.Level = zap.NewAtomicLevelAt(level)
+	zc.Sampling = nil
+	zc.DisableStacktrace = level > zapcore.DebugLevel
+	zc.EncoderConfig.TimeKey = "time"
+	zc.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
+	return zc.Build()
+}

@@ -1,0 +1,33 @@
+package notification
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/gamegate/gamegate/pkg/token"
+)
+
+// RequireRole is echo middleware that lets a request through when its
+// Bearer token is valid (401 otherwise) and its roles hold role (403
+// otherwise), like the NestJS AdminJwtGuard it replaces.
+func RequireRole(v *token.Verifier, role string) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			req := c.Request()
+			scheme, raw, ok := strings.Cut(req.Header.Get(echo.HeaderAuthorization), " ")
+			if !ok || !strings.EqualFold(scheme, "Bearer") || raw == "" {
+				return echo.NewHTTPError(http.StatusUnauthorized, "missing bearer token")
+			}
+			claims, err := v.Verify(req.Context(), raw)
+			if err != nil {
+				return echo.NewHTTPError(http.StatusUnauthorized, token.Message(err))
+			}
+			if !claims.HasRole(role) {
+				return echo.NewHTTPError(http.StatusForbidden, `role "`+role+`" required`)
+			}
+			return next(c)
+		}
+	}
+}

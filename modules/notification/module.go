@@ -1,0 +1,17 @@
+package notification
+
+import (
+	"go.uber.org/fx"
+
+	"github.com/gamegate/gamegate/modules/httpserver"
+)
+
+// Module adds POST /notifications/broadcast and
+// POST /notifications/users/:userId.
+var Module = fx.Module("notification",
+	fx.Provide(
+		fx.Private,
+		NewController,
+	),
+	fx.Provide(httpserver.AsRoutes((*Controller).Routes)),
+)

@@ -1,0 +1,135 @@
+// Package notification is the REST → WebSocket bridge: thin echo handlers
+// over the gateway's emitter, for game backends that push to players.
+package notification
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/gamegate/gamegate/modules/config"
+	"github.com/gamegate/gamegate/modules/gateway"
+	"github.com/gamegate/gamegate/modules/httpserver"
+	"github.com/gamegate/gamegate/pkg/token"
+)
+
+// BroadcastBody is the body of POST /notifications/broadcast.
+type BroadcastBody struct {
+	RoomID  string          `json:"roomId"`
+	Message json.RawMessage `json:"message"`
+	Event   *string         `json:"event"`
+}
+
+// UserBody is the body of POST /notifications/users/:userId.
+type UserBody struct {
+	Message json.RawMessage `json:"message"`
+	Event   *string         `json:"event"`
+}
+
+// Controller holds the two endpoints.
+type Controller struct {
+	emitter  *gateway.Emitter
+	verifier *token.Verifier
+	role     string
+}
+
+// NewController builds the controller.
+func NewController(e *gateway.Emitter, v *token.Verifier, cfg config.Notification) *Controller {
+	return &Controller{emitter: e, verifier: v, role: cfg.Role}
+}
+
+// Routes are the controller's endpoints, each behind the role guard.
+func (ctl *Controller) Routes() []httpserver.Route {
+	guard := []echo.MiddlewareFunc{RequireRole(ctl.verifier, ctl.role)}
+	return []httpserver.Route{
+		{Method: http.MethodPost, Path: "/notifications/broadcast", Handler: ctl.broadcast, Middleware: guard},
+		{Method: http.MethodPost, Path: "/notifications/users/:userId", Handler: ctl.toUser, Middleware: guard},
+	}
+}
+
+type success struct {
+	Success bool `json:"success"`
+}
+
+func (ctl *Controller) broadcast(c echo.Context) error {
+	var body BroadcastBody
+	if err := bind(c, &body); err != nil {
+		return err
+	}
+	if !gateway.ValidRoomID(body.RoomID) {
+		return badRequest("roomId must be 1 to 128 characters of [A-Za-z0-9_.:-]")
+	}
+	event, err := eventOf(body.Message, body.Event)
+	if err != nil {
+		return err
+	}
+	if err := ctl.emitter.ToRoom(c.Request().Context(), body.RoomID, event, body.Message); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, success{true})
+}
+
+func (ctl *Controller) toUser(c echo.Context) error {
+	var body UserBody
+	if err := bind(c, &body); err != nil {
+		return err
+	}
+	event, err := eventOf(body.Message, body.Event)
+	if err != nil {
+		return err
+	}
+	if err := ctl.emitter.ToUser(c.Request().Context(), c.Param("userId"), event, body.Message); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, success{true})
+}
+
+// eventOf checks the fields both bodies share and returns the event name.
+func eventOf(message json.RawMessage, event *string) (string, error) {
+	if len(message) == 0 || string(message) == "null" {
+		return "", badRequest("message should not be null or undefined")
+	}
+	if event == nil {
+		return "notification", nil
+	}
+	if *event == "" {
+		return "", badRequest("event must be a non-empty string")
+	}
+	return *event, nil
+}
+
+// bind decodes a JSON object body into v. Each failure names what is wrong.
+func bind(c echo.Context, v any) error {
+	req := c.Request()
+	if ct := req.Header.Get(echo.HeaderContentType); !strings.HasPrefix(ct, echo.MIMEApplicationJSON) {
+		return badRequest("Content-Type must be application/json")
+	}
+	dec := json.NewDecoder(req.Body)
+	if err := dec.Decode(v); err != nil {
+		var te *json.UnmarshalTypeError
+		var he *echo.HTTPError
+		switch {
+		case errors.As(err, &he): // the body limit
+			return he
+		case errors.As(err, &te) && te.Field != "":
+			return badRequest(te.Field + " must be a string") // the only typed fields
+
+		case errors.As(err, &te):
+			return badRequest("body must be a JSON object")
+		case errors.Is(err, io.EOF):
+			return badRequest("body must be a JSON object")
+		default:
+			return badRequest("malformed JSON")
+		}
+	}
+	if dec.More() {
+		return badRequest("malformed JSON")
+	}
+	return nil
+}
+
+func badRequest(msg string) error { return echo.NewHTTPError(http.StatusBadRequest, msg) }
