@@ -1,0 +1,75 @@
+package metrics_test
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	gt "github.com/gamegate/gamegate/internal/gatewaytest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func scrape(t *testing.T, n *gt.Node) string {
+	t.Helper()
+	resp, err := http.Get(n.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("/metrics: %d", resp.StatusCode)
+	}
+	return string(b)
+}
+
+func TestGatewayMetrics(t *testing.T) {
+	n := gt.Start(t, gt.Config())
+	a, b := n.Dial(t, gt.Token(t, "alice")), n.Dial(t, gt.Token(t, "bob"))
+	a.Join("lobby")
+	b.Join("lobby")
+	a.Send("nope", nil, nil) // unknown events are not labels
+	a.Expect("exception")
+	if err := n.Emitter.ToRoom(t.Context(), "lobby", "notification", 1); err != nil {
+		t.Fatal(err)
+	}
+	a.Expect("notification")
+	b.Expect("notification")
+	resp, err := http.Get(n.URL + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+
+	body := scrape(t, n)
+	for _, want := range []string{
+		"gamegate_ws_connections 2",
+		"gamegate_ws_rooms 3",
+		`gamegate_ws_messages_in_total{event="joinRoom"} 2`,
+		`gamegate_ws_messages_out_total{event="joinedRoom"} 2`,
+		`gamegate_ws_messages_out_total{event="notification"} 2`,
+		"gamegate_ws_slow_consumer_closes_total 0",
+		"gamegate_ws_dropped_messages_total 0",
+		`gamegate_http_request_duration_seconds_count{code="200",method="GET",route="/healthz"} 1`,
+	} {
+		if !strings.Contains(body, want+"\n") {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if strings.Contains(body, `event="nope"`) {
+		t.Error("an unknown event became a label")
+	}
+
+	_ = b.Conn.CloseNow()
+	gt.WaitFor(t, gt.Timeout, func() error {
+		if !strings.Contains(scrape(t, n), "gamegate_ws_connections 1\n") {
+			return fmt.Errorf("connections gauge not 1")
+		}
+		return nil
+	})
+}
