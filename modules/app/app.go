@@ -13,6 +13,9 @@ import (
 	"github.com/gamegate/gamegate/modules/logging"
 	"github.com/gamegate/gamegate/modules/metrics"
 	"github.com/gamegate/gamegate/modules/notification"
+	"github.com/gamegate/gamegate/modules/tcpclient"
+	"github.com/gamegate/gamegate/modules/walletevents"
+	"github.com/gamegate/gamegate/modules/walletsim"
 )
 
 // Options is the whole application for cfg. Extra options (another team's
@@ -27,6 +30,9 @@ func Options(cfg config.Config) fx.Option {
 		logging.FxLogger,
 		auth.Module,
 		gateway.Module,
+		walletsim.Module, // before tcpclient: it stops after the link has drained
+		tcpclient.Module,
+		walletevents.Module,
 		notification.Module,
 		health.Module,
 		metrics.Module,

@@ -2,6 +2,8 @@
 package metrics
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -14,6 +16,8 @@ import (
 
 	"github.com/gamegate/gamegate/modules/gateway"
 	"github.com/gamegate/gamegate/modules/httpserver"
+	"github.com/gamegate/gamegate/modules/tcpclient"
+	"github.com/gamegate/gamegate/pkg/walletproto"
 )
 
 // Module registers the metrics and serves them. Other modules register their
@@ -22,10 +26,11 @@ var Module = fx.Module("metrics",
 	fx.Provide(
 		NewRegistry,
 		fx.Annotate(NewGateway, fx.As(new(gateway.Metrics))),
+		fx.Annotate(NewWallet, fx.As(new(tcpclient.Metrics))),
 		httpserver.AsMiddleware(HTTPMiddleware),
 		httpserver.AsRoutes(Routes),
 	),
-	fx.Invoke(RegisterHub),
+	fx.Invoke(RegisterHub, RegisterWalletLink),
 )
 
 const namespace = "gamegate"
@@ -121,4 +126,57 @@ func HTTPMiddleware(r *prometheus.Registry) httpserver.Middleware {
 			return err
 		}
 	}
+}
+
+// Wallet implements tcpclient.Metrics and exports the link's state.
+type Wallet struct {
+	calls *prometheus.HistogramVec
+}
+
+// NewWallet registers the wallet link's metrics.
+func NewWallet(r *prometheus.Registry) *Wallet {
+	w := &Wallet{calls: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: namespace, Subsystem: "wallet", Name: "call_duration_seconds",
+		Help:    "Wallet request latency by message type and result (ok, or the error kind).",
+		Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
+	}, []string{"type", "result"})}
+	r.MustRegister(w.calls)
+	return w
+}
+
+func (w *Wallet) CallDone(msgType string, d time.Duration, err error) {
+	w.calls.WithLabelValues(msgType, callResult(err)).Observe(d.Seconds())
+}
+
+func callResult(err error) string {
+	var we *walletproto.Error
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.As(err, &we):
+		return "wallet_error"
+	case errors.Is(err, tcpclient.ErrConnectionLost):
+		return "connection_lost"
+	case errors.Is(err, tcpclient.ErrUnavailable):
+		return "unavailable"
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return "timeout"
+	default:
+		return "error"
+	}
+}
+
+// RegisterWalletLink exports the link's state (0 down, 1 connecting, 2 up)
+// and its reconnects.
+func RegisterWalletLink(r *prometheus.Registry, c *tcpclient.Client) {
+	r.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: namespace, Subsystem: "wallet", Name: "link_state",
+			Help: "Wallet link state: 0 down, 1 connecting, 2 up.",
+		}, func() float64 { return float64(c.State()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: namespace, Subsystem: "wallet", Name: "reconnects_total",
+			Help: "Redials of the wallet after a failed dial or a dropped link.",
+		}, func() float64 { return float64(c.Reconnects()) }),
+	)
 }

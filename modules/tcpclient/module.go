@@ -1,0 +1,56 @@
+package tcpclient
+
+import (
+	"go.uber.org/fx"
+	"go.uber.org/zap"
+
+	"github.com/gamegate/gamegate/modules/config"
+	"github.com/gamegate/gamegate/modules/health"
+	"github.com/gamegate/gamegate/pkg/frame"
+	"github.com/gamegate/gamegate/pkg/walletproto"
+)
+
+// Module provides *Client, started with the application and shut down with
+// it, and the default frame.Framing and walletproto.Codec of the contract.
+// A wallet with another wire format replaces them:
+//
+//	fx.Decorate(func(frame.Framing) frame.Framing { return myFraming{} })
+//
+// Pushes reach the handlers provided with AsPushHandler.
+var Module = fx.Module("tcpclient",
+	fx.Provide(defaultFraming, defaultCodec, newClient, health.AsCheck(readiness)),
+	fx.Invoke(func(lc fx.Lifecycle, c *Client) {
+		lc.Append(fx.StartStopHook(c.Start, c.Shutdown))
+	}),
+)
+
+// params are the Client's dependencies in fx.
+type params struct {
+	fx.In
+
+	Config   config.Wallet
+	Log      *zap.Logger
+	Framing  frame.Framing
+	Codec    walletproto.Codec
+	Handlers []PushHandler `group:"wallet.push"`
+	Metrics  Metrics       `optional:"true"`
+}
+
+func newClient(p params) (*Client, error) {
+	opts := []Option{WithFraming(p.Framing), WithCodec(p.Codec)}
+	if p.Metrics != nil {
+		opts = append(opts, WithMetrics(p.Metrics))
+	}
+	return New(p.Config, p.Log, p.Handlers, opts...)
+}
+
+// readiness puts the link's state in /readyz: ready only while up.
+func readiness(c *Client) health.Check {
+	return health.Check{Name: "wallet", State: func() (string, bool) {
+		s := c.State()
+		return s.String(), s == Up
+	}}
+}
+
+func defaultFraming() frame.Framing   { return frame.LengthPrefix{} }
+func defaultCodec() walletproto.Codec { return walletproto.JSON{} }

@@ -1,0 +1,218 @@
+package walletevents_test
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	gt "github.com/gamegate/gamegate/internal/gatewaytest"
+	"github.com/gamegate/gamegate/modules/config"
+	"github.com/gamegate/gamegate/pkg/walletproto"
+	"github.com/gamegate/gamegate/pkg/walletsim"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// startWallet runs the simulator on a loopback port until the test ends.
+func startWallet(t *testing.T) (*walletsim.Server, int) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := walletsim.New(walletsim.Options{Currency: "EUR", InitialBalance: 2500})
+	done := make(chan struct{})
+	go func() { defer close(done); _ = sim.Serve(ln) }()
+	t.Cleanup(func() { _ = sim.Close(); <-done })
+	return sim, ln.Addr().(*net.TCPAddr).Port
+}
+
+func walletConfig(port int) config.Config {
+	cfg := gt.Config()
+	cfg.Wallet.Port = port
+	cfg.Wallet.CallTimeout = 500 * time.Millisecond
+	return cfg
+}
+
+func waitReady(t *testing.T, n *gt.Node) {
+	t.Helper()
+	gt.WaitFor(t, gt.Timeout, func() error {
+		code, body := get(t, n.URL+"/readyz")
+		if code != 200 {
+			return &readyErr{body}
+		}
+		return nil
+	})
+}
+
+type readyErr struct{ body string }
+
+func (e *readyErr) Error() string { return "readyz: " + e.body }
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, strings.TrimSpace(string(b))
+}
+
+func TestGetBalanceAsksTheWalletForTheTokensUser(t *testing.T) {
+	_, port := startWallet(t)
+	n := gt.Start(t, walletConfig(port))
+	waitReady(t, n)
+	c := n.Dial(t, gt.Token(t, "alice"))
+	// A userId in data is ignored: the user is the token's.
+	c.Send("getBalance", map[string]string{"userId": "bob"}, "b1")
+	f := c.Expect("balance")
+	if string(f.Data) != `{"userId":"alice","balance":2500,"currency":"EUR"}` || string(f.ID) != `"b1"` {
+		t.Fatalf("balance %s id %s", f.Data, f.ID)
+	}
+}
+
+func TestBalanceChangedReachesEveryConnectionOfTheUser(t *testing.T) {
+	sim, port := startWallet(t)
+	n := gt.Start(t, walletConfig(port))
+	waitReady(t, n)
+	tab1, tab2 := n.Dial(t, gt.Token(t, "alice")), n.Dial(t, gt.Token(t, "alice"))
+	other := n.Dial(t, gt.Token(t, "bob"))
+
+	if _, err := sim.Credit(walletproto.Transfer{UserID: "alice", Amount: 100, TxID: "bonus-1"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*gt.Client{tab1, tab2} {
+		f := c.Expect("balanceUpdated")
+		if string(f.Data) != `{"userId":"alice","balance":2600,"currency":"EUR","txId":"bonus-1"}` {
+			t.Fatalf("balanceUpdated %s", f.Data)
+		}
+	}
+	other.Alive()
+	// The same txId again changes nothing and pushes nothing.
+	if _, err := sim.Credit(walletproto.Transfer{UserID: "alice", Amount: 100, TxID: "bonus-1"}); err != nil {
+		t.Fatal(err)
+	}
+	tab1.Alive()
+}
+
+// With the wallet down, getBalance answers a clear exception after the call
+// deadline, the connection stays usable, and /readyz says why it is 503.
+func TestWalletDown(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close() // nothing listens there
+
+	n := gt.Start(t, walletConfig(port))
+	code, body := get(t, n.URL+"/readyz")
+	var ready map[string]string
+	_ = json.Unmarshal([]byte(body), &ready)
+	if code != 503 || ready["status"] != "degraded" || ready["wallet"] == "up" || ready["wallet"] == "" {
+		t.Fatalf("readyz %d %s", code, body)
+	}
+	if code, _ := get(t, n.URL+"/healthz"); code != 200 {
+		t.Fatalf("healthz %d", code)
+	}
+
+	c := n.Dial(t, gt.Token(t, "alice"))
+	c.Send("getBalance", nil, 9)
+	f := c.Expect("exception")
+	if string(f.Data) != `{"status":"error","message":"wallet unavailable; try again later"}` || string(f.ID) != "9" {
+		t.Fatalf("exception %s id %s", f.Data, f.ID)
+	}
+	c.Alive()
+}
+
+// A wallet error reply reaches the client as its message.
+func TestWalletErrorBecomesException(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go fakeWallet(t, ln, func(typ, id string) string {
+		if typ == "getBalance" {
+			return `{"type":"getBalance","requestId":"` + id + `","ok":false,"error":{"code":"ACCOUNT_LOCKED","message":"account locked"}}`
+		}
+		return `{"type":"` + typ + `","requestId":"` + id + `","ok":true}`
+	})
+	n := gt.Start(t, walletConfig(ln.Addr().(*net.TCPAddr).Port))
+	waitReady(t, n)
+	c := n.Dial(t, gt.Token(t, "alice"))
+	c.Send("getBalance", nil, nil)
+	if f := c.Expect("exception"); string(f.Data) != `{"status":"error","message":"wallet: account locked"}` {
+		t.Fatalf("exception %s", f.Data)
+	}
+	c.Alive()
+}
+
+// A wallet that takes the request and never answers: the client hears of it
+// at the call deadline, and the link stays up for the next call.
+func TestWalletSilenceTimesOut(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go fakeWallet(t, ln, func(typ, id string) string {
+		if typ == "getBalance" {
+			return ""
+		}
+		return `{"type":"` + typ + `","requestId":"` + id + `","ok":true}`
+	})
+	n := gt.Start(t, walletConfig(ln.Addr().(*net.TCPAddr).Port))
+	waitReady(t, n)
+	c := n.Dial(t, gt.Token(t, "alice"))
+	c.Send("getBalance", nil, "slow")
+	// ping is answered while getBalance waits: the wallet call runs async.
+	c.Send("ping", nil, nil)
+	c.Expect("pong")
+	f := c.Expect("exception")
+	if string(f.Data) != `{"status":"error","message":"wallet timed out; try again"}` || string(f.ID) != `"slow"` {
+		t.Fatalf("exception %s id %s", f.Data, f.ID)
+	}
+	if code, _ := get(t, n.URL+"/readyz"); code != 200 {
+		t.Fatalf("readyz %d after a timeout", code)
+	}
+}
+
+// fakeWallet answers each request on the first connection with
+// reply(type, requestId), or not at all when that is empty.
+func fakeWallet(t *testing.T, ln net.Listener, reply func(typ, id string) string) {
+	conn, err := ln.Accept()
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	var hdr [4]byte
+	for {
+		if _, err := io.ReadFull(conn, hdr[:]); err != nil {
+			return
+		}
+		body := make([]byte, binary.BigEndian.Uint32(hdr[:]))
+		if _, err := io.ReadFull(conn, body); err != nil {
+			return
+		}
+		var m struct{ Type, RequestID string }
+		_ = json.Unmarshal(body, &m)
+		out := reply(m.Type, m.RequestID)
+		if out == "" {
+			continue // never answered
+		}
+		frame := binary.BigEndian.AppendUint32(nil, uint32(len(out)))
+		if _, err := conn.Write(append(frame, out...)); err != nil {
+			return
+		}
+	}
+}
