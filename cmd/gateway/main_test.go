@@ -14,16 +14,16 @@ import (
 	"github.com/gamegate/gamegate/pkg/token"
 )
 
-// binary is the gateway built from this tree, run as a user would.
-var binary string
+// gatewayBin is the gateway built from this tree, run as a user would.
+var gatewayBin string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "gateway-bin")
 	if err != nil {
 		panic(err)
 	}
-	binary = filepath.Join(dir, "gateway")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+	gatewayBin = filepath.Join(dir, "gateway")
+	if out, err := exec.Command("go", "build", "-o", gatewayBin, ".").CombinedOutput(); err != nil {
 		panic("go build: " + err.Error() + "\n" + string(out))
 	}
 	code := m.Run()
@@ -37,7 +37,7 @@ func gateway(t *testing.T, env []string, args ...string) (int, string, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd := exec.CommandContext(ctx, gatewayBin, args...)
 	cmd.Dir = "../.." // the shipped config.yaml
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
 	var stdout, stderr bytes.Buffer

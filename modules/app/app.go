@@ -6,6 +6,7 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/gamegate/gamegate/modules/auth"
+	"github.com/gamegate/gamegate/modules/cluster"
 	"github.com/gamegate/gamegate/modules/config"
 	"github.com/gamegate/gamegate/modules/gateway"
 	"github.com/gamegate/gamegate/modules/health"
@@ -28,9 +29,10 @@ func Options(cfg config.Config) fx.Option {
 		config.Module,
 		logging.Module,
 		logging.FxLogger,
+		walletsim.Module, // first, so that it stops after everything that calls it
+		clusterModule(cfg.Cluster),
 		auth.Module,
 		gateway.Module,
-		walletsim.Module, // before tcpclient: it stops after the link has drained
 		tcpclient.Module,
 		walletevents.Module,
 		notification.Module,
@@ -38,4 +40,14 @@ func Options(cfg config.Config) fx.Option {
 		metrics.Module,
 		httpserver.Module,
 	)
+}
+
+// clusterModule spans rooms over NATS when cluster.natsUrl is set; nothing
+// else knows whether it runs. It comes before the modules that publish, so
+// that it starts before them and stops after them.
+func clusterModule(cfg config.Cluster) fx.Option {
+	if cfg.NATSURL == "" {
+		return fx.Options()
+	}
+	return cluster.Module
 }

@@ -24,14 +24,23 @@ var Module = fx.Module("gateway",
 		NewHub,
 		fx.Annotate(func(h *Hub) LocalBroker { return LocalBroker{Hub: h} }, fx.As(new(Broker))),
 		NewEmitter,
-		NewServer,
+		newServer,
 		httpserver.AsRoutes(routes),
 		fx.Annotate(builtinHandlers, fx.ResultTags(`group:"gateway.handlers,flatten"`)),
 	),
-	fx.Invoke(func(lc fx.Lifecycle, s *Server) {
-		lc.Append(fx.StopHook(s.Stop))
-	}),
 )
+
+// newServer registers the stop hook as the server is built, so fx orders the
+// hooks by dependency: the wallet link, which handlers use, stops after the
+// clients are closed, and the HTTP server, which routes here, before.
+func newServer(lc fx.Lifecycle, p Params) (*Server, error) {
+	s, err := NewServer(p)
+	if err != nil {
+		return nil, err
+	}
+	lc.Append(fx.StopHook(s.Stop))
+	return s, nil
+}
 
 func routes(s *Server, cfg config.Gateway) []httpserver.Route {
 	return []httpserver.Route{{Method: http.MethodGet, Path: cfg.Path, Handler: s.Handle}}

@@ -19,9 +19,6 @@ import (
 // Pushes reach the handlers provided with AsPushHandler.
 var Module = fx.Module("tcpclient",
 	fx.Provide(defaultFraming, defaultCodec, newClient, health.AsCheck(readiness)),
-	fx.Invoke(func(lc fx.Lifecycle, c *Client) {
-		lc.Append(fx.StartStopHook(c.Start, c.Shutdown))
-	}),
 )
 
 // params are the Client's dependencies in fx.
@@ -36,12 +33,19 @@ type params struct {
 	Metrics  Metrics       `optional:"true"`
 }
 
-func newClient(p params) (*Client, error) {
+// newClient registers the lifecycle hooks as the client is built, so that
+// everything that calls the wallet stops before the link closes.
+func newClient(lc fx.Lifecycle, p params) (*Client, error) {
 	opts := []Option{WithFraming(p.Framing), WithCodec(p.Codec)}
 	if p.Metrics != nil {
 		opts = append(opts, WithMetrics(p.Metrics))
 	}
-	return New(p.Config, p.Log, p.Handlers, opts...)
+	c, err := New(p.Config, p.Log, p.Handlers, opts...)
+	if err != nil {
+		return nil, err
+	}
+	lc.Append(fx.StartStopHook(c.Start, c.Shutdown))
+	return c, nil
 }
 
 // readiness puts the link's state in /readyz: ready only while up.

@@ -1,0 +1,217 @@
+// Package cluster makes rooms span every gateway node that shares a NATS
+// server, as socket.io's Redis adapter does for NestJS: a message is
+// delivered to the members on its own node at once and published once to
+// NATS, and each other node delivers it to its own members. A node
+// subscribes to a room's subject only while it has members in that room.
+// docs/cluster.md has the wire format and the outage behaviour.
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/fx"
+	"go.uber.org/zap"
+
+	"github.com/gamegate/gamegate/modules/config"
+	"github.com/gamegate/gamegate/modules/gateway"
+)
+
+// receiveQueue is how many messages from NATS may wait for the Adapter's
+// goroutine. When it is full NATS drops messages for this node (a slow
+// consumer), which is counted and logged.
+const receiveQueue = 1 << 16
+
+// Adapter is the gateway.Broker of a clustered node. Start connects it,
+// Stop drains it; Publish is safe for concurrent use.
+type Adapter struct {
+	url      string
+	hub      *gateway.Hub
+	interest *Interest
+	log      *zap.Logger
+	metrics  *metrics
+
+	conn     atomic.Pointer[nats.Conn]
+	state    atomic.Int32
+	stopping atomic.Bool
+	nsubs    atomic.Int64
+
+	msgs   chan *nats.Msg
+	subs   map[string]*nats.Subscription // by room; run's own
+	quit   chan struct{}                 // closed by Stop
+	done   chan struct{}                 // closed when run returns
+	closed chan struct{}                 // closed when the connection is closed
+}
+
+// Params are the Adapter's dependencies. The hub must have been built with
+// Interest among its observers.
+type Params struct {
+	fx.In
+
+	Config   config.Cluster
+	Hub      *gateway.Hub
+	Interest *Interest
+	Log      *zap.Logger
+	// Registry, when set, receives the gamegate_cluster_* metrics.
+	Registry *prometheus.Registry `optional:"true"`
+}
+
+// New returns an Adapter for the NATS server(s) at p.Config.NATSURL (a URL
+// or a comma-separated list). It does not connect until Start.
+func New(p Params) *Adapter {
+	a := &Adapter{
+		url:      p.Config.NATSURL,
+		hub:      p.Hub,
+		interest: p.Interest,
+		log:      p.Log.Named("cluster"),
+		metrics:  newMetrics(),
+		msgs:     make(chan *nats.Msg, receiveQueue),
+		subs:     make(map[string]*nats.Subscription),
+		quit:     make(chan struct{}),
+		done:     make(chan struct{}),
+		closed:   make(chan struct{}),
+	}
+	if p.Registry != nil {
+		a.metrics.register(p.Registry, a)
+	}
+	return a
+}
+
+// Start makes one attempt to connect (bounded by nats.go's 2 s dial
+// timeout). When NATS is not reachable the node starts all the same,
+// serving its own members, and nats.go keeps trying in the background, like
+// the wallet link. Only a configuration nats.go refuses (a malformed URL,
+// say) fails the start.
+func (a *Adapter) Start() error {
+	nc, err := nats.Connect(a.url, a.options()...)
+	if err != nil {
+		return fmt.Errorf("cluster.natsUrl: %w", err)
+	}
+	a.conn.Store(nc)
+	if _, err := nc.ChanSubscribe(allSubject, a.msgs); err != nil {
+		nc.Close()
+		return fmt.Errorf("cluster: subscribe: %w", err)
+	}
+	if nc.IsConnected() {
+		// Up from now, not from when the connect handler runs: unless a
+		// handler has already moved the state on.
+		a.state.CompareAndSwap(int32(Connecting), int32(Up))
+	} else {
+		a.log.Warn("NATS is not reachable; delivering on this node only and retrying in the background")
+	}
+	go a.run(nc)
+	return nil
+}
+
+// Stop stops receiving, then drains the connection: what was published is
+// flushed before it closes. It returns once the connection is closed, or
+// closes it at once when ctx ends first.
+func (a *Adapter) Stop(ctx context.Context) error {
+	a.stopping.Store(true)
+	close(a.quit)
+	<-a.done
+	nc := a.conn.Load()
+	if err := nc.Drain(); err != nil {
+		nc.Close()
+	}
+	select {
+	case <-a.closed:
+		return nil
+	case <-ctx.Done():
+		nc.Close()
+		return fmt.Errorf("cluster: drain: %w", ctx.Err())
+	}
+}
+
+// Publish delivers d to this node's members and publishes it to the others.
+// A NATS outage does not fail it: the message is delivered here and counted
+// in gamegate_cluster_publish_failures_total, never buffered for later.
+func (a *Adapter) Publish(_ context.Context, d gateway.Delivery) error {
+	a.hub.Deliver(d)
+	a.publish(d)
+	return nil
+}
+
+func (a *Adapter) publish(d gateway.Delivery) {
+	nc := a.conn.Load()
+	// While the connection is known to be down, do not even ask nats.go: it
+	// holds its connection lock while it dials.
+	if nc == nil || a.State() != Up {
+		a.metrics.publishFailures.Inc()
+		return
+	}
+	if err := nc.Publish(roomSubject(d.Room), marshal(d)); err != nil {
+		a.metrics.publishFailures.Inc()
+		// ErrReconnectBufExceeded: the connection dropped a moment ago and
+		// the outage is logged by the disconnect handler.
+		if !errors.Is(err, nats.ErrReconnectBufExceeded) {
+			a.log.Warn("publish failed; delivered on this node only",
+				zap.String("room", d.Room), zap.String("event", d.Event), zap.Int("bytes", len(d.Frame)), zap.Error(err))
+		}
+		return
+	}
+	a.metrics.published.Inc()
+}
+
+// State is the state of the NATS connection.
+func (a *Adapter) State() State { return State(a.state.Load()) }
+
+// Subscriptions is the number of rooms the node subscribes to, besides the
+// subject of messages to every client.
+func (a *Adapter) Subscriptions() int { return int(a.nsubs.Load()) }
+
+// run delivers what other nodes publish, and follows the node's interest in
+// rooms. One goroutine does both, so messages are delivered in the order
+// NATS sends them.
+func (a *Adapter) run(nc *nats.Conn) {
+	defer close(a.done)
+	for {
+		select {
+		case <-a.quit:
+			return
+		case <-a.interest.changed:
+			a.follow(nc)
+		case m := <-a.msgs:
+			a.receive(m)
+		}
+	}
+}
+
+// follow subscribes to the rooms that gained members and unsubscribes from
+// those that lost them. While NATS is down nats.go records the changes and
+// sends them once it is back, with every subscription still held.
+func (a *Adapter) follow(nc *nats.Conn) {
+	for room, active := range a.interest.take() {
+		sub, subscribed := a.subs[room]
+		switch {
+		case active && !subscribed:
+			s, err := nc.ChanSubscribe(roomSubject(room), a.msgs)
+			if err != nil {
+				a.log.Warn("subscribe failed", zap.String("room", room), zap.Error(err))
+				continue
+			}
+			a.subs[room] = s
+		case !active && subscribed:
+			if err := sub.Unsubscribe(); err != nil {
+				a.log.Warn("unsubscribe failed", zap.String("room", room), zap.Error(err))
+			}
+			delete(a.subs, room)
+		}
+	}
+	a.nsubs.Store(int64(len(a.subs)))
+}
+
+func (a *Adapter) receive(m *nats.Msg) {
+	d, err := unmarshal(m.Subject, m.Data)
+	if err != nil {
+		a.metrics.receiveErrors.WithLabelValues("malformed").Inc()
+		a.log.Warn("dropped a message from NATS", zap.String("subject", m.Subject), zap.Error(err))
+		return
+	}
+	a.metrics.received.Inc()
+	a.hub.Deliver(d)
+}

@@ -1,0 +1,96 @@
+package cluster
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/gamegate/gamegate/modules/gateway"
+)
+
+// The subjects: one per room, and one that every node always subscribes to
+// for messages to every client. A room id becomes a single token in base64url
+// without padding, whose alphabet holds none of NATS's separators and
+// wildcards ('.', '*', '>', white space), so no room can collide with another
+// or subscribe to a set of them.
+const (
+	allSubject = "gamegate.all"
+	roomPrefix = "gamegate.room."
+)
+
+// roomSubject is the subject of messages to room; "" means every client.
+func roomSubject(room string) string {
+	if room == "" {
+		return allSubject
+	}
+	return roomPrefix + base64.RawURLEncoding.EncodeToString([]byte(room))
+}
+
+// subjectRoom is the inverse of roomSubject.
+func subjectRoom(subject string) (string, error) {
+	if subject == allSubject {
+		return "", nil
+	}
+	token, ok := strings.CutPrefix(subject, roomPrefix)
+	if !ok || token == "" {
+		return "", fmt.Errorf("subject %q is not a gamegate subject", subject)
+	}
+	b, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil {
+		return "", fmt.Errorf("subject %q: %w", subject, err)
+	}
+	return string(b), nil
+}
+
+// wireVersion is the first byte of every payload, so that a node can tell a
+// message of another version (during a rolling upgrade) and drop it.
+const wireVersion = 1
+
+// marshal encodes d's payload: a version byte, the event and the excepted
+// client id, each as a uvarint length and its bytes, then the frame as it is.
+// The room travels in the subject.
+func marshal(d gateway.Delivery) []byte {
+	b := make([]byte, 0, 1+2*binary.MaxVarintLen64+len(d.Event)+len(d.Except)+len(d.Frame))
+	b = append(b, wireVersion)
+	b = binary.AppendUvarint(b, uint64(len(d.Event)))
+	b = append(b, d.Event...)
+	b = binary.AppendUvarint(b, uint64(len(d.Except)))
+	b = append(b, d.Except...)
+	return append(b, d.Frame...)
+}
+
+var errMalformed = errors.New("malformed cluster message")
+
+// unmarshal decodes a message published with marshal on subject. The
+// delivery's frame aliases data, which nats.go allocates for each message.
+func unmarshal(subject string, data []byte) (gateway.Delivery, error) {
+	room, err := subjectRoom(subject)
+	if err != nil {
+		return gateway.Delivery{}, fmt.Errorf("%w: %w", errMalformed, err)
+	}
+	if len(data) == 0 || data[0] != wireVersion {
+		return gateway.Delivery{}, fmt.Errorf("%w: not version %d", errMalformed, wireVersion)
+	}
+	rest := data[1:]
+	event, rest, ok := field(rest)
+	if !ok {
+		return gateway.Delivery{}, fmt.Errorf("%w: bad event", errMalformed)
+	}
+	except, rest, ok := field(rest)
+	if !ok {
+		return gateway.Delivery{}, fmt.Errorf("%w: bad except", errMalformed)
+	}
+	return gateway.Delivery{Room: room, Event: string(event), Except: string(except), Frame: rest}, nil
+}
+
+// field splits a uvarint-length-prefixed field off b.
+func field(b []byte) (value, rest []byte, ok bool) {
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)-k) {
+		return nil, nil, false
+	}
+	end := k + int(n)
+	return b[k:end], b[end:], true
+}

@@ -1,0 +1,92 @@
+package cluster
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/gamegate/gamegate/modules/gateway"
+)
+
+// Every room is one subject token that matches no other room's subject,
+// whatever the room id holds.
+func TestRoomSubjectIsOneLiteralToken(t *testing.T) {
+	rooms := []string{"lobby", "a.b", "a.*", "a.>", "*", ">", "a b", "\t\r\n", "ünïcødé", "user:a.b",
+		"gamegate.all", "", strings.Repeat("x", 128), "\x00"}
+	seen := map[string]string{}
+	for _, r := range rooms {
+		s := roomSubject(r)
+		if !server.IsValidLiteralSubject(s) {
+			t.Errorf("room %q: subject %q is not a literal subject", r, s)
+		}
+		if r != "" && strings.Count(s, ".") != strings.Count(roomPrefix, ".") {
+			t.Errorf("room %q: subject %q is more than one token after the prefix", r, s)
+		}
+		if other, dup := seen[s]; dup {
+			t.Errorf("rooms %q and %q share subject %q", r, other, s)
+		}
+		seen[s] = r
+		back, err := subjectRoom(s)
+		if err != nil || back != r {
+			t.Errorf("room %q: subject %q decodes to %q, %v", r, s, back, err)
+		}
+	}
+}
+
+func TestMarshalRoundTrip(t *testing.T) {
+	for _, d := range []gateway.Delivery{
+		{Room: "lobby", Event: "notification", Frame: []byte(`{"event":"notification","data":1}`)},
+		{Room: "user:a.b", Event: "said", Except: "CLIENTID234567ABCDEFGHIJKL", Frame: []byte(`{}`)},
+		{Event: strings.Repeat("e", 300), Frame: []byte{}},
+		{Room: ">", Frame: []byte{0, 1, 2, wireVersion}},
+	} {
+		got, err := unmarshal(roomSubject(d.Room), marshal(d))
+		if err != nil {
+			t.Fatalf("%+v: %v", d, err)
+		}
+		if got.Room != d.Room || got.Event != d.Event || got.Except != d.Except || !bytes.Equal(got.Frame, d.Frame) {
+			t.Fatalf("round trip of %+v gave %+v", d, got)
+		}
+	}
+}
+
+func TestUnmarshalRejectsMalformed(t *testing.T) {
+	good := marshal(gateway.Delivery{Room: "lobby", Event: "e", Except: "x", Frame: []byte("{}")})
+	for name, tc := range map[string]struct {
+		subject string
+		data    []byte
+	}{
+		"empty":              {roomSubject("lobby"), nil},
+		"other version":      {roomSubject("lobby"), append([]byte{wireVersion + 1}, good[1:]...)},
+		"event past the end": {roomSubject("lobby"), []byte{wireVersion, 5, 'e'}},
+		"no except":          {roomSubject("lobby"), []byte{wireVersion, 1, 'e'}},
+		"bad varint":         {roomSubject("lobby"), []byte{wireVersion, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}},
+		"foreign subject":    {"orders.created", good},
+		"empty room token":   {roomPrefix, good},
+		"not base64":         {roomPrefix + "a+b", good},
+	} {
+		if _, err := unmarshal(tc.subject, tc.data); !errors.Is(err, errMalformed) {
+			t.Errorf("%s: err %v, want errMalformed", name, err)
+		}
+	}
+}
+
+// FuzzUnmarshal: any payload either fails cleanly or decodes to a delivery
+// that survives marshal and unmarshal unchanged.
+func FuzzUnmarshal(f *testing.F) {
+	f.Add(marshal(gateway.Delivery{Event: "e", Except: "x", Frame: []byte(`{"event":"e"}`)}))
+	f.Add([]byte{wireVersion, 0x80})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		d, err := unmarshal(roomSubject("lobby"), data)
+		if err != nil {
+			return
+		}
+		again, err := unmarshal(roomSubject("lobby"), marshal(d))
+		if err != nil || again.Event != d.Event || again.Except != d.Except || !bytes.Equal(again.Frame, d.Frame) {
+			t.Fatalf("%q decodes to %+v, which round-trips to %+v, %v", data, d, again, err)
+		}
+	})
+}
