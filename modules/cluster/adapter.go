@@ -150,7 +150,7 @@ func (a *Adapter) publish(d gateway.Delivery) {
 		// the outage is logged by the disconnect handler.
 		if !errors.Is(err, nats.ErrReconnectBufExceeded) {
 			a.log.Warn("publish failed; delivered on this node only",
-				zap.String("room", d.Room), zap.String("event", d.Event), zap.Int("bytes", len(d.Frame)), zap.Error(err))
+				zap.String("room", d.Room), zap.String("event", d.Msg.Event), zap.Int("bytes", len(d.Msg.Data)), zap.Error(err))
 		}
 		return
 	}

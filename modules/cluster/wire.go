@@ -3,6 +3,7 @@ package cluster
 import (
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -46,25 +47,28 @@ func subjectRoom(subject string) (string, error) {
 
 // wireVersion is the first byte of every payload, so that a node can tell a
 // message of another version (during a rolling upgrade) and drop it.
-const wireVersion = 1
+const wireVersion = 2
 
 // marshal encodes d's payload: a version byte, the event and the excepted
-// client id, each as a uvarint length and its bytes, then the frame as it is.
-// The room travels in the subject.
+// client id, each as a uvarint length and its bytes, then the event's JSON
+// data as it is (empty for null). The room travels in the subject. Each node
+// encodes the message for its own clients' transports.
 func marshal(d gateway.Delivery) []byte {
-	b := make([]byte, 0, 1+2*binary.MaxVarintLen64+len(d.Event)+len(d.Except)+len(d.Frame))
+	m := d.Msg
+	b := make([]byte, 0, 1+2*binary.MaxVarintLen64+len(m.Event)+len(d.Except)+len(m.Data))
 	b = append(b, wireVersion)
-	b = binary.AppendUvarint(b, uint64(len(d.Event)))
-	b = append(b, d.Event...)
+	b = binary.AppendUvarint(b, uint64(len(m.Event)))
+	b = append(b, m.Event...)
 	b = binary.AppendUvarint(b, uint64(len(d.Except)))
 	b = append(b, d.Except...)
-	return append(b, d.Frame...)
+	return append(b, m.Data...)
 }
 
 var errMalformed = errors.New("malformed cluster message")
 
 // unmarshal decodes a message published with marshal on subject. The
-// delivery's frame aliases data, which nats.go allocates for each message.
+// message's data aliases data, which nats.go allocates for each message. Data
+// that is not JSON is refused, so that no client ever gets a broken frame.
 func unmarshal(subject string, data []byte) (gateway.Delivery, error) {
 	room, err := subjectRoom(subject)
 	if err != nil {
@@ -82,7 +86,13 @@ func unmarshal(subject string, data []byte) (gateway.Delivery, error) {
 	if !ok {
 		return gateway.Delivery{}, fmt.Errorf("%w: bad except", errMalformed)
 	}
-	return gateway.Delivery{Room: room, Event: string(event), Except: string(except), Frame: rest}, nil
+	if len(rest) > 0 && !json.Valid(rest) {
+		return gateway.Delivery{}, fmt.Errorf("%w: data is not JSON", errMalformed)
+	}
+	if len(rest) == 0 {
+		rest = nil
+	}
+	return gateway.Delivery{Room: room, Except: string(except), Msg: &gateway.Message{Event: string(event), Data: rest}}, nil
 }
 
 // field splits a uvarint-length-prefixed field off b.

@@ -38,23 +38,23 @@ func TestRoomSubjectIsOneLiteralToken(t *testing.T) {
 
 func TestMarshalRoundTrip(t *testing.T) {
 	for _, d := range []gateway.Delivery{
-		{Room: "lobby", Event: "notification", Frame: []byte(`{"event":"notification","data":1}`)},
-		{Room: "user:a.b", Event: "said", Except: "CLIENTID234567ABCDEFGHIJKL", Frame: []byte(`{}`)},
-		{Event: strings.Repeat("e", 300), Frame: []byte{}},
-		{Room: ">", Frame: []byte{0, 1, 2, wireVersion}},
+		{Room: "lobby", Msg: &gateway.Message{Event: "notification", Data: []byte(`{"text":"gg","n":[1,2]}`)}},
+		{Room: "user:a.b", Except: "CLIENTID234567ABCDEFGHIJKL", Msg: &gateway.Message{Event: "said", Data: []byte(`{}`)}},
+		{Msg: &gateway.Message{Event: strings.Repeat("e", 300)}},
+		{Room: ">", Msg: &gateway.Message{Data: []byte(`"\u0000"`)}},
 	} {
 		got, err := unmarshal(roomSubject(d.Room), marshal(d))
 		if err != nil {
 			t.Fatalf("%+v: %v", d, err)
 		}
-		if got.Room != d.Room || got.Event != d.Event || got.Except != d.Except || !bytes.Equal(got.Frame, d.Frame) {
+		if !sameDelivery(got, d) {
 			t.Fatalf("round trip of %+v gave %+v", d, got)
 		}
 	}
 }
 
 func TestUnmarshalRejectsMalformed(t *testing.T) {
-	good := marshal(gateway.Delivery{Room: "lobby", Event: "e", Except: "x", Frame: []byte("{}")})
+	good := marshal(gateway.Delivery{Room: "lobby", Except: "x", Msg: &gateway.Message{Event: "e", Data: []byte("{}")}})
 	for name, tc := range map[string]struct {
 		subject string
 		data    []byte
@@ -67,6 +67,7 @@ func TestUnmarshalRejectsMalformed(t *testing.T) {
 		"foreign subject":    {"orders.created", good},
 		"empty room token":   {roomPrefix, good},
 		"not base64":         {roomPrefix + "a+b", good},
+		"data not JSON":      {roomSubject("lobby"), []byte{wireVersion, 1, 'e', 0, '{'}},
 	} {
 		if _, err := unmarshal(tc.subject, tc.data); !errors.Is(err, errMalformed) {
 			t.Errorf("%s: err %v, want errMalformed", name, err)
@@ -77,7 +78,7 @@ func TestUnmarshalRejectsMalformed(t *testing.T) {
 // FuzzUnmarshal: any payload either fails cleanly or decodes to a delivery
 // that survives marshal and unmarshal unchanged.
 func FuzzUnmarshal(f *testing.F) {
-	f.Add(marshal(gateway.Delivery{Event: "e", Except: "x", Frame: []byte(`{"event":"e"}`)}))
+	f.Add(marshal(gateway.Delivery{Except: "x", Msg: &gateway.Message{Event: "e", Data: []byte(`{"a":1}`)}}))
 	f.Add([]byte{wireVersion, 0x80})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		d, err := unmarshal(roomSubject("lobby"), data)
@@ -85,8 +86,12 @@ func FuzzUnmarshal(f *testing.F) {
 			return
 		}
 		again, err := unmarshal(roomSubject("lobby"), marshal(d))
-		if err != nil || again.Event != d.Event || again.Except != d.Except || !bytes.Equal(again.Frame, d.Frame) {
+		if err != nil || !sameDelivery(again, d) {
 			t.Fatalf("%q decodes to %+v, which round-trips to %+v, %v", data, d, again, err)
 		}
 	})
+}
+
+func sameDelivery(a, b gateway.Delivery) bool {
+	return a.Room == b.Room && a.Except == b.Except && a.Msg.Event == b.Msg.Event && bytes.Equal(a.Msg.Data, b.Msg.Data)
 }

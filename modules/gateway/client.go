@@ -11,8 +11,6 @@ import (
 	"github.com/coder/websocket"
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
-
-	"github.com/gamegate/gamegate/pkg/envelope"
 )
 
 // Client is one connected WebSocket (socket.io's Socket). Handlers and hooks
@@ -22,6 +20,7 @@ type Client struct {
 	userID string
 	roles  []string
 	conn   *websocket.Conn
+	t      transport
 	hub    *Hub
 	log    *zap.Logger
 	opts   *clientOptions
@@ -119,13 +118,13 @@ func (c *Client) leaveAll() {
 	}
 }
 
-// Emit sends {event, data} to this client only.
+// Emit sends event with data to this client only.
 func (c *Client) Emit(event string, data any) error {
-	frame, err := envelope.Encode(event, data, nil)
+	raw, err := marshal(data)
 	if err != nil {
 		return err
 	}
-	c.enqueue(frame)
+	c.enqueue(c.t.appendEvent(nil, event, raw))
 	return nil
 }
 
@@ -151,6 +150,9 @@ func (c *Client) close(code websocket.StatusCode, reason string, drop bool) {
 		}
 		c.closeCode, c.closeReason = code, reason
 		c.closePending = true
+		if f := c.t.farewell(code); f != nil && !drop {
+			c.queue = append(c.queue, f)
+		}
 		writing := c.writing
 		c.mu.Unlock()
 		if !writing {
@@ -167,12 +169,12 @@ func (c *Client) finishClose() {
 
 // sendReply queues a handler's reply or an exception, echoing the request id.
 func (c *Client) sendReply(event string, data any, id json.RawMessage) {
-	frame, err := envelope.Encode(event, data, id)
+	raw, err := marshal(data)
 	if err != nil {
 		c.log.Error("encoding reply", zap.String("event", event), zap.Error(err))
-		frame, _ = envelope.Encode("exception", exceptionData{Status: "error", Message: "Internal server error"}, id)
+		event, raw = "exception", json.RawMessage(`{"status":"error","message":"Internal server error"}`)
 	}
-	c.enqueue(frame)
+	c.enqueue(c.t.appendReply(nil, event, raw, id))
 }
 
 type exceptionData struct {
@@ -260,22 +262,12 @@ func (c *Client) writeLoop() {
 	}
 }
 
-// keepalive pings the client; no pong within pongTimeout drops the
-// connection. One timer per client, re-armed after each pong.
-func (c *Client) keepalive() {
-	ctx, cancel := context.WithTimeout(c.ctx, c.opts.pongTimeout)
-	defer cancel()
-	if err := c.conn.Ping(ctx); err != nil {
-		if c.ctx.Err() == nil && !c.closing.Load() {
-			c.log.Info("no pong from client; dropping connection",
-				zap.String("clientId", c.id), zap.String("userId", c.userID), zap.Duration("pongTimeout", c.opts.pongTimeout))
-			_ = c.conn.CloseNow()
-		}
-		return
-	}
+// rearm sets the keepalive timer to fire after d, unless the client is
+// closing. One timer per client serves pings and pong deadlines.
+func (c *Client) rearm(d time.Duration) {
 	c.mu.Lock()
 	if !c.closing.Load() {
-		c.pinger.Reset(c.opts.pingInterval)
+		c.pinger.Reset(d)
 	}
 	c.mu.Unlock()
 }

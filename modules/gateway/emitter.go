@@ -1,10 +1,6 @@
 package gateway
 
-import (
-	"context"
-
-	"github.com/gamegate/gamegate/pkg/envelope"
-)
+import "context"
 
 // Broker carries a delivery to every member of its room: on this node
 // through the hub, and on other nodes when the gateway is clustered. The
@@ -23,7 +19,7 @@ func (b LocalBroker) Publish(_ context.Context, d Delivery) error {
 }
 
 // Emitter sends server events to clients, in socket.io's vocabulary. Each
-// message is encoded once, whatever the number of recipients.
+// message is encoded once per transport, whatever the number of recipients.
 type Emitter struct {
 	broker Broker
 }
@@ -53,11 +49,11 @@ func (e *Emitter) ToAll(ctx context.Context, event string, data any) error {
 }
 
 func (e *Emitter) emit(ctx context.Context, d Delivery, event string, data any) error {
-	frame, err := envelope.Encode(event, data, nil)
+	msg, err := NewMessage(event, data)
 	if err != nil {
 		return err
 	}
-	d.Frame, d.Event = frame, event
+	d.Msg = msg
 	return e.broker.Publish(ctx, d)
 }
 

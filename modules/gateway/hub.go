@@ -11,16 +11,13 @@ import (
 // leaves and broadcasts to different rooms do not contend.
 const shardCount = 64
 
-// Delivery is one encoded frame on its way to local members.
+// Delivery is one message on its way to the members of a room.
 type Delivery struct {
 	// Room is the target room; empty means every client.
 	Room string
-	// Event is the frame's event name, for metrics.
-	Event string
-	// Except is a client id that must not receive the frame.
+	// Except is a client id that must not receive the message.
 	Except string
-	// Frame is the encoded message, shared by every recipient: never modified.
-	Frame []byte
+	Msg    *Message
 }
 
 // Hub is the node's registry of connected clients and the rooms they are in.
@@ -149,7 +146,7 @@ func (h *Hub) leave(c *Client, room string) bool {
 
 var snapshotPool = sync.Pool{New: func() any { s := make([]*Client, 0, 64); return &s }}
 
-// Deliver enqueues d.Frame for every local member of d.Room (every client
+// Deliver enqueues d.Msg for every local member of d.Room (every client
 // when d.Room is empty) except d.Except, and returns how many got it. The
 // member list is copied under the read lock and the lock released before
 // any enqueue, so a broadcast never blocks joins for longer than the copy.
@@ -175,14 +172,14 @@ func (h *Hub) Deliver(d Delivery) int {
 	}
 	n := 0
 	for i, c := range members {
-		if c.id != d.Except && c.enqueue(d.Frame) {
+		if c.id != d.Except && c.enqueue(d.Msg.frame(c.t)) {
 			n++
 		}
 		members[i] = nil
 	}
 	*sp = members[:0]
 	snapshotPool.Put(sp)
-	h.metrics.MessagesOut(d.Event, n)
+	h.metrics.MessagesOut(d.Msg.Event, n)
 	return n
 }
 

@@ -106,7 +106,7 @@ func (s *Server) Handle(ec echo.Context) error {
 	}
 	s.conns.Add(1)
 	defer s.conns.Done()
-	s.serve(conn, claims)
+	s.session(conn, claims, plain{})
 	return nil
 }
 
@@ -140,13 +140,16 @@ func (s *Server) originAllowed(r *http.Request) bool {
 	return false
 }
 
-func (s *Server) serve(conn *websocket.Conn, claims token.Claims) {
+// session serves an authenticated connection until it ends: the greeting,
+// the personal room, the connect hooks, then the read loop.
+func (s *Server) session(conn *websocket.Conn, claims token.Claims, t transport) {
 	conn.SetReadLimit(s.cfg.MaxMessageBytes)
 	c := &Client{
 		id:      rand.Text(),
 		userID:  claims.Subject,
 		roles:   claims.Roles,
 		conn:    conn,
+		t:       t,
 		hub:     s.hub,
 		log:     s.log,
 		opts:    &s.copts,
@@ -155,9 +158,12 @@ func (s *Server) serve(conn *websocket.Conn, claims token.Claims) {
 		limiter: rate.NewLimiter(rate.Limit(s.cfg.RateLimit.PerSecond), s.cfg.RateLimit.Burst),
 	}
 	c.ctx, c.cancel = context.WithCancel(s.ctx)
-	c.pinger = time.AfterFunc(s.cfg.PingInterval, c.keepalive)
+	c.pinger = time.AfterFunc(s.cfg.PingInterval, func() { t.keepalive(c) })
 	defer s.cleanup(c)
 
+	if w := t.welcome(c); w != nil {
+		c.enqueue(w)
+	}
 	c.sendReply("connected", map[string]string{"clientId": c.id, "userId": c.userID}, nil)
 	c.Join(PersonalRoom(c.userID))
 	s.hub.add(c)
@@ -214,15 +220,11 @@ func (s *Server) readLoop(c *Client) {
 		if err != nil {
 			return
 		}
-		if typ != websocket.MessageText {
-			c.Close(websocket.StatusUnsupportedData, "binary frames are not supported")
-			return
-		}
 		buf := readBufs.Get().(*bytes.Buffer)
 		buf.Reset()
 		_, err = buf.ReadFrom(rd)
 		if err == nil {
-			err = s.dispatch(c, buf.Bytes())
+			err = c.t.read(s, c, typ, buf.Bytes())
 		}
 		if buf.Cap() <= 64<<10 {
 			readBufs.Put(buf)
@@ -235,37 +237,42 @@ func (s *Server) readLoop(c *Client) {
 
 var errRateLimited = errors.New("rate limit exceeded")
 
-// dispatch answers one message. msg is only valid during the call. It
-// returns an error only when the connection must end.
-func (s *Server) dispatch(c *Client, msg []byte) error {
-	if !c.limiter.Allow() {
-		c.excess++
-		if c.excess > s.cfg.RateLimit.MaxExcess {
-			s.log.Info("rate limit exceeded for too long; closing with 1008",
-				zap.String("clientId", c.id), zap.String("userId", c.userID))
-			c.Close(websocket.StatusPolicyViolation, "rate limit exceeded")
-			return errRateLimited
-		}
-		c.exception(errRateLimited.Error(), nil)
+// admit applies the rate limit to one message: over it, the message gets an
+// exception instead of an answer (errSkip), and too many in a row end the
+// connection.
+func (s *Server) admit(c *Client) error {
+	if c.limiter.Allow() {
+		c.excess = 0
 		return nil
 	}
-	c.excess = 0
-	env, err := envelope.Decode(msg)
-	if err != nil {
-		c.exception(err.Error(), env.ID)
-		return nil
+	c.excess++
+	if c.excess > s.cfg.RateLimit.MaxExcess {
+		s.log.Info("rate limit exceeded for too long; closing with 1008",
+			zap.String("clientId", c.id), zap.String("userId", c.userID))
+		c.Close(websocket.StatusPolicyViolation, "rate limit exceeded")
+		return errRateLimited
 	}
+	c.exception(errRateLimited.Error(), nil)
+	return errSkip
+}
+
+// errSkip is admit's refusal of one message; the connection goes on.
+var errSkip = errors.New("message skipped")
+
+// handle answers one decoded message. env's bytes are only valid during the
+// call.
+func (s *Server) handle(c *Client, env envelope.Envelope) {
 	h, ok := s.handlers[env.Event]
 	if !ok {
 		c.exception(`unknown event "`+env.Event+`"`, env.ID)
-		return nil
+		return
 	}
 	s.metrics.MessageIn(env.Event) // known events only: clients choose the names
 	if !h.Async {
 		s.run(c, h, env)
-		return nil
+		return
 	}
-	// msg's buffer is reused after we return: keep copies.
+	// The read buffer is reused after we return: keep copies.
 	env.Data = bytes.Clone(env.Data)
 	env.ID = bytes.Clone(env.ID)
 	c.async.Add(1)
@@ -273,7 +280,6 @@ func (s *Server) dispatch(c *Client, msg []byte) error {
 		defer c.async.Done()
 		s.run(c, h, env)
 	}()
-	return nil
 }
 
 func (s *Server) run(c *Client, h Handler, env envelope.Envelope) {

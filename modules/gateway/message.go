@@ -1,0 +1,48 @@
+package gateway
+
+import (
+	"encoding/json"
+	"sync/atomic"
+)
+
+// Message is one server event on its way to clients. Each transport encodes
+// it at most once, however many clients receive it, and every recipient
+// shares those bytes.
+type Message struct {
+	Event string
+	// Data is the event's JSON; nil stands for null.
+	Data json.RawMessage
+
+	frames [transportKinds]atomic.Pointer[[]byte]
+}
+
+// NewMessage marshals data (json.RawMessage is used as it is).
+func NewMessage(event string, data any) (*Message, error) {
+	raw, err := marshal(data)
+	if err != nil {
+		return nil, err
+	}
+	return &Message{Event: event, Data: raw}, nil
+}
+
+func marshal(data any) (json.RawMessage, error) {
+	switch d := data.(type) {
+	case nil:
+		return nil, nil
+	case json.RawMessage:
+		return d, nil
+	default:
+		return json.Marshal(d)
+	}
+}
+
+// frame is m as transport t writes it, encoded on first use.
+func (m *Message) frame(t transport) []byte {
+	slot := &m.frames[t.kind()]
+	if f := slot.Load(); f != nil {
+		return *f
+	}
+	f := t.appendEvent(nil, m.Event, m.Data)
+	slot.CompareAndSwap(nil, &f) // a racing encoder made the same bytes
+	return *slot.Load()
+}
