@@ -71,6 +71,16 @@ type Gateway struct {
 	PingInterval    time.Duration `koanf:"pingInterval"`
 	PongTimeout     time.Duration `koanf:"pongTimeout"`
 	WriteTimeout    time.Duration `koanf:"writeTimeout"`
+	SocketIO        SocketIO      `koanf:"socketIO"`
+}
+
+// SocketIO configures the Socket.IO endpoint, whose namespace is the
+// gateway's path.
+type SocketIO struct {
+	Enabled bool   `koanf:"enabled"`
+	Path    string `koanf:"path"`
+	// ConnectTimeout bounds the wait for the client's CONNECT packet.
+	ConnectTimeout time.Duration `koanf:"connectTimeout"`
 }
 
 // CORS lists the Origins allowed on /game and on REST.
@@ -145,6 +155,7 @@ func Default() Config {
 			PingInterval:    25 * time.Second,
 			PongTimeout:     10 * time.Second,
 			WriteTimeout:    10 * time.Second,
+			SocketIO:        SocketIO{Enabled: true, Path: "/socket.io/", ConnectTimeout: 10 * time.Second},
 		},
 		Wallet: Wallet{
 			Host:          "127.0.0.1",

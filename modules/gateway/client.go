@@ -153,9 +153,16 @@ func (c *Client) close(code websocket.StatusCode, reason string, drop bool) {
 		if f := c.t.farewell(code); f != nil && !drop {
 			c.queue = append(c.queue, f)
 		}
-		writing := c.writing
+		// A running writer closes after its last frame; otherwise start one
+		// for what is queued, or close now.
+		idle := !c.writing
+		drain := idle && len(c.queue) > 0
+		c.writing = c.writing || drain
 		c.mu.Unlock()
-		if !writing {
+		switch {
+		case drain:
+			go c.writeLoop()
+		case idle:
 			go c.finishClose()
 		}
 	})

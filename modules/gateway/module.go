@@ -43,5 +43,9 @@ func newServer(lc fx.Lifecycle, p Params) (*Server, error) {
 }
 
 func routes(s *Server, cfg config.Gateway) []httpserver.Route {
-	return []httpserver.Route{{Method: http.MethodGet, Path: cfg.Path, Handler: s.Handle}}
+	r := []httpserver.Route{{Method: http.MethodGet, Path: cfg.Path, Handler: s.Handle}}
+	if cfg.SocketIO.Enabled {
+		r = append(r, httpserver.Route{Method: http.MethodGet, Path: cfg.SocketIO.Path, Handler: s.HandleSocketIO})
+	}
+	return r
 }
