@@ -11,6 +11,7 @@ import (
 	"github.com/gamegate/gamegate/modules/gateway"
 	"github.com/gamegate/gamegate/modules/health"
 	"github.com/gamegate/gamegate/modules/httpserver"
+	"github.com/gamegate/gamegate/modules/lobby"
 	"github.com/gamegate/gamegate/modules/logging"
 	"github.com/gamegate/gamegate/modules/metrics"
 	"github.com/gamegate/gamegate/modules/notification"
@@ -39,6 +40,7 @@ func Options(cfg config.Config) fx.Option {
 		health.Module,
 		metrics.Module,
 		httpserver.Module,
+		lobby.Module,
 	)
 }
 

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 	"go.uber.org/zap"
 
+	gt "github.com/gamegate/gamegate/internal/gatewaytest"
 	"github.com/gamegate/gamegate/modules/config"
 	"github.com/gamegate/gamegate/modules/walletsim"
 	"github.com/gamegate/gamegate/pkg/frame"
@@ -116,6 +117,32 @@ func TestStartFailsWhenThePortIsTaken(t *testing.T) {
 			_ = a.Stop(context.Background())
 			if name == "admin port" && hello(t, cfg.Addr()) {
 				t.Error("the wallet port stayed open after the failed start")
+			}
+		})
+	}
+}
+
+// The embedded simulator's admin endpoint is on the gateway's own HTTP
+// server under /dev/wallet/, and only while the simulator is embedded.
+func TestAdminEndpointIsMountedOnTheGateway(t *testing.T) {
+	for _, simulator := range []bool{true, false} {
+		t.Run("simulator="+strconv.FormatBool(simulator), func(t *testing.T) {
+			cfg := gt.Config()
+			cfg.Wallet = walletConfig(t, simulator)
+			n := gt.Start(t, cfg)
+			res, err := http.Post(n.URL+walletsim.DevPrefix+"/credit", "application/json",
+				strings.NewReader(`{"userId":"u1","amount":500}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b struct{ Balance int64 }
+			_ = json.NewDecoder(res.Body).Decode(&b)
+			res.Body.Close()
+			switch {
+			case simulator && (res.StatusCode != http.StatusOK || b.Balance != cfg.Wallet.Simulated.InitialBalance+500):
+				t.Errorf("credit: %d, balance %d; want 200 and %d", res.StatusCode, b.Balance, cfg.Wallet.Simulated.InitialBalance+500)
+			case !simulator && res.StatusCode != http.StatusNotFound:
+				t.Errorf("credit without a simulator: %d, want 404", res.StatusCode)
 			}
 		})
 	}
