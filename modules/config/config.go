@@ -42,6 +42,9 @@ type HTTP struct {
 	Addr string `koanf:"addr"`
 	// MaxBodyBytes: larger REST bodies get 413.
 	MaxBodyBytes int64 `koanf:"maxBodyBytes"`
+	// Pprof serves net/http/pprof under /debug/pprof/ for profiling. Off by
+	// default: it exposes internals.
+	Pprof bool `koanf:"pprof"`
 }
 
 // Log configures zap.
@@ -186,6 +189,7 @@ var envKeys = map[string]string{
 	"CLUSTER_NATS_URL": "cluster.natsUrl",
 	"LOG_LEVEL":        "log.level",
 	"LOG_FORMAT":       "log.format",
+	"HTTP_PPROF":       "http.pprof",
 	"NODE_ID":          "wallet.nodeId",
 }
 

@@ -20,6 +20,7 @@ type Client struct {
 	userID string
 	roles  []string
 	conn   *websocket.Conn
+	out    *batch
 	t      transport
 	hub    *Hub
 	log    *zap.Logger
@@ -235,26 +236,32 @@ func (c *Client) writeLoop() {
 			}
 			return
 		}
-		batch := c.queue
+		frames := c.queue
 		c.queue = c.spare[:0]
 		c.mu.Unlock()
 
-		// Not c.ctx: a graceful close still drains the queue after the
-		// connection's context has ended.
-		ctx, cancel := context.WithTimeout(context.Background(), c.opts.writeTimeout)
+		// The frames gather in the connection's batch (no system call) and
+		// go out in one write. Not c.ctx: a graceful close still drains the
+		// queue after the connection's context has ended.
+		c.out.begin()
 		var err error
-		for _, frame := range batch {
+		for _, frame := range frames {
 			if c.dropping.Load() {
 				break
 			}
-			if err = c.conn.Write(ctx, websocket.MessageText, frame); err != nil {
+			if err = c.conn.Write(context.Background(), websocket.MessageText, frame); err != nil {
 				break
 			}
 		}
-		cancel()
-		clear(batch)
+		if ferr := c.out.flush(c.opts.writeTimeout); err == nil {
+			err = ferr
+		}
+		clear(frames)
 		c.mu.Lock()
-		c.spare = batch[:0]
+		c.spare = nil
+		if cap(frames) <= 16 { // a burst's big queue is not kept for an idle client
+			c.spare = frames[:0]
+		}
 		if err != nil {
 			// The socket is gone: nothing queued can be sent.
 			c.dropping.Store(true)

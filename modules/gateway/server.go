@@ -38,7 +38,7 @@ type Server struct {
 	metrics  Metrics
 	copts    clientOptions
 
-	ctx      context.Context // parent of every client's context
+	ctx      context.Context // bounds Socket.IO handshakes; cancelled by Stop
 	cancel   context.CancelFunc
 	stopping atomic.Bool
 	conns    sync.WaitGroup
@@ -99,15 +99,24 @@ func (s *Server) Handle(ec echo.Context) error {
 		s.log.Debug("handshake refused", zap.String("remote", r.RemoteAddr), zap.Error(err))
 		return echo.NewHTTPError(http.StatusUnauthorized, token.Message(err))
 	}
-	conn, err := websocket.Accept(ec.Response(), r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	conn, out, err := accept(ec.Response(), r)
 	if err != nil {
 		s.log.Debug("upgrade failed", zap.String("remote", r.RemoteAddr), zap.Error(err))
 		return nil // Accept has answered
 	}
-	s.conns.Add(1)
-	defer s.conns.Done()
-	s.session(conn, claims, plain{})
+	s.serve(func() { s.session(conn, out, claims, plain{}) })
 	return nil
+}
+
+// serve runs a connection's session in a goroutine of its own and lets the
+// HTTP handler return: the request, echo's context and the stack the
+// handshake grew are released, which is most of an idle connection's cost.
+func (s *Server) serve(session func()) {
+	s.conns.Add(1)
+	go func() {
+		defer s.conns.Done()
+		session()
+	}()
 }
 
 // originAllowed applies gateway.cors.origins. Requests without an Origin
@@ -142,13 +151,14 @@ func (s *Server) originAllowed(r *http.Request) bool {
 
 // session serves an authenticated connection until it ends: the greeting,
 // the personal room, the connect hooks, then the read loop.
-func (s *Server) session(conn *websocket.Conn, claims token.Claims, t transport) {
+func (s *Server) session(conn *websocket.Conn, out *batch, claims token.Claims, t transport) {
 	conn.SetReadLimit(s.cfg.MaxMessageBytes)
 	c := &Client{
 		id:      rand.Text(),
 		userID:  claims.Subject,
 		roles:   claims.Roles,
 		conn:    conn,
+		out:     out,
 		t:       t,
 		hub:     s.hub,
 		log:     s.log,
@@ -157,7 +167,9 @@ func (s *Server) session(conn *websocket.Conn, claims token.Claims, t transport)
 		rooms:   make(map[string]struct{}, 2),
 		limiter: rate.NewLimiter(rate.Limit(s.cfg.RateLimit.PerSecond), s.cfg.RateLimit.Burst),
 	}
-	c.ctx, c.cancel = context.WithCancel(s.ctx)
+	// Not derived from a server context: that would cost every connection an
+	// entry in the parent's table. Stop cancels what it must itself.
+	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.pinger = time.AfterFunc(s.cfg.PingInterval, func() { t.keepalive(c) })
 	defer s.cleanup(c)
 
@@ -185,7 +197,6 @@ func (s *Server) session(conn *websocket.Conn, claims token.Claims, t transport)
 }
 
 func (s *Server) cleanup(c *Client) {
-	s.hub.remove(c)
 	c.leaveAll()
 	// A client that left abandons its handlers' work; on a graceful stop,
 	// handlers under way (a wallet call, say) finish first, bounded by Stop.
@@ -194,6 +205,7 @@ func (s *Server) cleanup(c *Client) {
 	}
 	c.async.Wait()
 	c.cancel()
+	s.hub.remove(c) // only now: Stop reaches it until its handlers are done
 	// Unless a Close with a code is under way, cut the connection now.
 	c.closeOnce.Do(func() {
 		c.closing.Store(true)
@@ -216,7 +228,9 @@ var readBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 func (s *Server) readLoop(c *Client) {
 	for {
-		typ, rd, err := c.conn.Reader(c.ctx)
+		// A context without Done: closing the connection ends the read,
+		// and no timer is set up per message.
+		typ, rd, err := c.conn.Reader(context.Background())
 		if err != nil {
 			return
 		}
@@ -317,16 +331,18 @@ func (s *Server) call(c *Client, h Handler, env envelope.Envelope) (*Reply, erro
 // their handlers to finish, bounded by ctx.
 func (s *Server) Stop(ctx context.Context) error {
 	s.stopping.Store(true)
+	s.cancel() // handshakes under way: those clients never joined
 	s.hub.each(func(c *Client) { c.Close(websocket.StatusGoingAway, "server stopping") })
 	done := make(chan struct{})
 	go func() { s.conns.Wait(); close(done) }()
 	select {
 	case <-done:
-		s.cancel()
 		return nil
 	case <-ctx.Done():
-		s.cancel()
-		s.hub.each(func(c *Client) { _ = c.conn.CloseNow() })
+		s.hub.each(func(c *Client) {
+			c.cancel()
+			_ = c.conn.CloseNow()
+		})
 		<-done
 		return ctx.Err()
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -53,24 +54,30 @@ func (s *Server) HandleSocketIO(ec echo.Context) error {
 	case !s.originAllowed(r):
 		return ec.JSON(http.StatusForbidden, engineError{engineForbidden, "origin not allowed"})
 	}
-	conn, err := websocket.Accept(ec.Response(), r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	conn, out, err := accept(ec.Response(), r)
 	if err != nil {
 		s.log.Debug("upgrade failed", zap.String("remote", r.RemoteAddr), zap.Error(err))
 		return nil // Accept has answered
 	}
-	s.conns.Add(1)
-	defer s.conns.Done()
-	conn.SetReadLimit(s.cfg.MaxMessageBytes)
-	t := &sioTransport{ns: s.cfg.Path}
-	claims, err := s.sioHandshake(conn, r, t)
-	if err != nil {
-		s.log.Debug("socket.io handshake ended", zap.String("remote", r.RemoteAddr), zap.Error(err))
-		_ = conn.CloseNow()
-		return nil
-	}
-	s.session(conn, claims, t)
+	// What the handshake needs of the request, copied: the request itself
+	// is released when this handler returns.
+	auth := sioAuth{header: r.Header.Get("Authorization"), query: r.URL.Query().Get("token"), remote: r.RemoteAddr}
+	s.serve(func() {
+		conn.SetReadLimit(s.cfg.MaxMessageBytes)
+		t := &sioTransport{ns: s.cfg.Path}
+		claims, err := s.sioHandshake(conn, auth, t)
+		if err != nil {
+			s.log.Debug("socket.io handshake ended", zap.String("remote", auth.remote), zap.Error(err))
+			_ = conn.CloseNow()
+			return
+		}
+		s.session(conn, out, claims, t)
+	})
 	return nil
 }
+
+// sioAuth is what a Socket.IO handshake keeps of the upgrade request.
+type sioAuth struct{ header, query, remote string }
 
 // errHandshake ends a Socket.IO handshake that cannot go on.
 var errHandshake = errors.New("socket.io handshake failed")
@@ -78,7 +85,7 @@ var errHandshake = errors.New("socket.io handshake failed")
 // sioHandshake sends the Engine.IO open packet and waits for a CONNECT to the
 // namespace whose token verifies. A refused CONNECT is answered CONNECT_ERROR
 // and the client may try again on the same connection, as with socket.io.
-func (s *Server) sioHandshake(conn *websocket.Conn, r *http.Request, t *sioTransport) (token.Claims, error) {
+func (s *Server) sioHandshake(conn *websocket.Conn, auth sioAuth, t *sioTransport) (token.Claims, error) {
 	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.SocketIO.ConnectTimeout)
 	defer cancel()
 	write := func(frame []byte) error { return conn.Write(ctx, websocket.MessageText, frame) }
@@ -116,9 +123,9 @@ func (s *Server) sioHandshake(conn *websocket.Conn, r *http.Request, t *sioTrans
 			}
 			continue
 		}
-		claims, err := s.verifier.Verify(ctx, sioToken(p.Payload, r))
+		claims, err := s.verifier.Verify(ctx, auth.token(p.Payload))
 		if err != nil {
-			s.log.Debug("socket.io connect refused", zap.String("remote", r.RemoteAddr), zap.Error(err))
+			s.log.Debug("socket.io connect refused", zap.String("remote", auth.remote), zap.Error(err))
 			if err := write(socketio.AppendConnectError(nil, t.ns, token.Message(err))); err != nil {
 				return token.Claims{}, err
 			}
@@ -128,16 +135,20 @@ func (s *Server) sioHandshake(conn *websocket.Conn, r *http.Request, t *sioTrans
 	}
 }
 
-// sioToken is the client's token: `auth: { token }` (socket.io's way), else
-// an Authorization header or a `token` query parameter.
-func sioToken(auth json.RawMessage, r *http.Request) string {
-	var a struct {
+// token is the client's token: `auth: { token }` of the CONNECT packet
+// (socket.io's way), else a Bearer Authorization header, else a `token`
+// query parameter.
+func (a sioAuth) token(payload json.RawMessage) string {
+	var p struct {
 		Token string `json:"token"`
 	}
-	if json.Unmarshal(auth, &a) == nil && a.Token != "" {
-		return a.Token
+	if json.Unmarshal(payload, &p) == nil && p.Token != "" {
+		return p.Token
 	}
-	return token.FromRequest(r)
+	if scheme, tok, ok := strings.Cut(a.header, " "); ok && strings.EqualFold(scheme, "Bearer") && tok != "" {
+		return tok
+	}
+	return a.query
 }
 
 // sioTransport is one Socket.IO connection's transport.

@@ -118,7 +118,7 @@ func TestSocketIOTokenFromQuery(t *testing.T) {
 func TestSocketIORefusesOtherTransports(t *testing.T) {
 	n := gt.Start(t, gt.Config())
 	for query, want := range map[string]string{
-		"EIO=4&transport=polling": `{"code":0,"message":"only the websocket transport is supported: connect with transports: [\"websocket\"]"}`,
+		"EIO=4&transport=polling":   `{"code":0,"message":"only the websocket transport is supported: connect with transports: [\"websocket\"]"}`,
 		"EIO=3&transport=websocket": `{"code":5,"message":"unsupported Engine.IO protocol version 3: use socket.io-client v4"}`,
 	} {
 		resp, err := http.Get(n.URL + "/socket.io/?" + query)
@@ -248,4 +248,3 @@ func TestSocketIOCloses(t *testing.T) {
 		t.Fatalf("close %d %q", code, reason)
 	}
 }
-

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	_ "net/http/pprof" // registers on http.DefaultServeMux, served only with http.pprof
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -77,6 +78,10 @@ func New(p Params) *Server {
 	e.Use(middleware.CORSWithConfig(middleware.CORSConfig{AllowOrigins: p.CORS.CORS.Origins}))
 	for _, r := range p.Routes {
 		e.Add(r.Method, r.Path, r.Handler, r.Middleware...)
+	}
+	if p.Config.Pprof {
+		e.Any("/debug/pprof/*", echo.WrapHandler(http.DefaultServeMux))
+		p.Log.Warn("serving profiles at /debug/pprof/ (http.pprof): do not expose this port publicly")
 	}
 	return &Server{
 		echo: e,
