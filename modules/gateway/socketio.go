@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -61,7 +60,7 @@ func (s *Server) HandleSocketIO(ec echo.Context) error {
 	}
 	// What the handshake needs of the request, copied: the request itself
 	// is released when this handler returns.
-	auth := sioAuth{header: r.Header.Get("Authorization"), query: r.URL.Query().Get("token"), remote: r.RemoteAddr}
+	auth := sioAuth{fallback: token.FromRequest(r), remote: r.RemoteAddr}
 	s.serve(func() {
 		conn.SetReadLimit(s.cfg.MaxMessageBytes)
 		t := &sioTransport{ns: s.cfg.Path}
@@ -76,8 +75,9 @@ func (s *Server) HandleSocketIO(ec echo.Context) error {
 	return nil
 }
 
-// sioAuth is what a Socket.IO handshake keeps of the upgrade request.
-type sioAuth struct{ header, query, remote string }
+// sioAuth is what a Socket.IO handshake keeps of the upgrade request: the
+// token it carried in a header or the query, if any, and the peer's address.
+type sioAuth struct{ fallback, remote string }
 
 // errHandshake ends a Socket.IO handshake that cannot go on.
 var errHandshake = errors.New("socket.io handshake failed")
@@ -136,8 +136,7 @@ func (s *Server) sioHandshake(conn *websocket.Conn, auth sioAuth, t *sioTranspor
 }
 
 // token is the client's token: `auth: { token }` of the CONNECT packet
-// (socket.io's way), else a Bearer Authorization header, else a `token`
-// query parameter.
+// (socket.io's way), else the upgrade request's.
 func (a sioAuth) token(payload json.RawMessage) string {
 	var p struct {
 		Token string `json:"token"`
@@ -145,10 +144,7 @@ func (a sioAuth) token(payload json.RawMessage) string {
 	if json.Unmarshal(payload, &p) == nil && p.Token != "" {
 		return p.Token
 	}
-	if scheme, tok, ok := strings.Cut(a.header, " "); ok && strings.EqualFold(scheme, "Bearer") && tok != "" {
-		return tok
-	}
-	return a.query
+	return a.fallback
 }
 
 // sioTransport is one Socket.IO connection's transport.

@@ -2,7 +2,6 @@ package notification
 
 import (
 	"net/http"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -16,8 +15,8 @@ func RequireRole(v *token.Verifier, role string) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			req := c.Request()
-			scheme, raw, ok := strings.Cut(req.Header.Get(echo.HeaderAuthorization), " ")
-			if !ok || !strings.EqualFold(scheme, "Bearer") || raw == "" {
+			raw := token.Bearer(req.Header.Get(echo.HeaderAuthorization))
+			if raw == "" {
 				return echo.NewHTTPError(http.StatusUnauthorized, "missing bearer token")
 			}
 			claims, err := v.Verify(req.Context(), raw)

@@ -70,13 +70,20 @@ func (c Claims) HasRole(role string) bool {
 // because browsers cannot set headers on a WebSocket handshake, the "token"
 // query parameter. It returns "" when there is neither.
 func FromRequest(r *http.Request) string {
-	scheme, credentials, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if ok && strings.EqualFold(scheme, "Bearer") {
-		if t := strings.TrimSpace(credentials); t != "" {
-			return t
-		}
+	if t := Bearer(r.Header.Get("Authorization")); t != "" {
+		return t
 	}
 	return r.URL.Query().Get("token")
+}
+
+// Bearer returns the credentials of an Authorization header value with the
+// Bearer scheme (case-insensitive), or "" for any other value.
+func Bearer(authorization string) string {
+	scheme, credentials, ok := strings.Cut(authorization, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(credentials)
 }
 
 // Mint returns an HS256 token for sub, signed with secret, issued now and
