@@ -3,6 +3,7 @@ package metrics_test
 import (
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -72,4 +73,35 @@ func TestGatewayMetrics(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+func TestWalletMetrics(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	cfg := gt.Config()
+	cfg.Wallet.Simulator, cfg.Wallet.Port = true, port
+	n := gt.Start(t, cfg)
+	gt.WaitFor(t, gt.Timeout, func() error {
+		if !strings.Contains(scrape(t, n), "gamegate_wallet_link_state 2\n") {
+			return fmt.Errorf("wallet link not up")
+		}
+		return nil
+	})
+	c := n.Dial(t, gt.Token(t, "alice"))
+	c.Send("getBalance", nil, nil)
+	c.Expect("balance")
+	body := scrape(t, n)
+	for _, want := range []string{
+		`gamegate_wallet_call_duration_seconds_count{result="ok",type="getBalance"} 1`,
+		`gamegate_wallet_reconnects_total 0`,
+		`gamegate_ws_messages_in_total{event="getBalance"} 1`,
+	} {
+		if !strings.Contains(body, want+"\n") {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
 }
