@@ -3,7 +3,6 @@
 package envelope
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"strconv"
@@ -27,40 +26,103 @@ type Envelope struct {
 	ID json.RawMessage
 }
 
-type wire struct {
-	Event json.RawMessage `json:"event"`
-	Data  json.RawMessage `json:"data"`
-	ID    json.RawMessage `json:"id"`
-}
-
 // Decode parses one frame. On ErrMissingEvent the returned Envelope still
-// carries the ID, so the exception can echo it.
+// carries the ID, so the exception can echo it. Keys match exactly, as in
+// JavaScript, and a repeated key's last value wins, as with JSON.parse.
 func Decode(msg []byte) (Envelope, error) {
-	trimmed := bytes.TrimLeft(msg, " \t\r\n")
-	if len(trimmed) == 0 {
+	if !json.Valid(msg) {
 		return Envelope{}, ErrMalformed
 	}
-	if trimmed[0] != '{' {
-		if !json.Valid(trimmed) {
-			return Envelope{}, ErrMalformed
-		}
+	i := skipSpace(msg, 0)
+	if msg[i] != '{' {
 		return Envelope{}, ErrNotObject
 	}
-	var w wire
-	if err := json.Unmarshal(msg, &w); err != nil {
-		return Envelope{}, ErrMalformed
+	var env Envelope
+	var event []byte
+	// msg is valid JSON, so the scan below needs no error handling.
+	for i = skipSpace(msg, i+1); msg[i] != '}'; {
+		keyEnd := skipString(msg, i)
+		key := msg[i+1 : keyEnd-1]
+		i = skipSpace(msg, skipSpace(msg, keyEnd)+1) // past the colon
+		valEnd := skipValue(msg, i)
+		switch string(key) { // compared in place, without allocating
+		case "event":
+			event = msg[i:valEnd]
+		case "data":
+			env.Data = msg[i:valEnd]
+		case "id":
+			env.ID = msg[i:valEnd]
+		}
+		if i = skipSpace(msg, valEnd); msg[i] == ',' {
+			i = skipSpace(msg, i+1)
+		}
 	}
-	env := Envelope{Data: w.Data}
-	if isStringOrNumber(w.ID) {
-		env.ID = w.ID
+	if !isStringOrNumber(env.ID) {
+		env.ID = nil
 	}
-	if len(w.Event) == 0 || w.Event[0] != '"' {
+	if len(event) < 3 || event[0] != '"' { // "" is missing too
 		return env, ErrMissingEvent
 	}
-	if err := json.Unmarshal(w.Event, &env.Event); err != nil || env.Event == "" {
+	if plainASCII(event) {
+		env.Event = string(event[1 : len(event)-1])
+	} else if err := json.Unmarshal(event, &env.Event); err != nil || env.Event == "" {
 		return env, ErrMissingEvent
 	}
 	return env, nil
+}
+
+// plainASCII reports whether a JSON string needs no decoding: no escapes,
+// and no bytes that might be invalid UTF-8 (encoding/json would replace those).
+func plainASCII(s []byte) bool {
+	for _, c := range s {
+		if c == '\\' || c >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index just past the string that starts at b[i].
+func skipString(b []byte, i int) int {
+	for i++; b[i] != '"'; i++ {
+		if b[i] == '\\' {
+			i++
+		}
+	}
+	return i + 1
+}
+
+// skipValue returns the index just past the value that starts at b[i].
+func skipValue(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		for depth := 0; ; i++ {
+			switch b[i] {
+			case '"':
+				i = skipString(b, i) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1
+				}
+			}
+		}
+	default: // a number or a literal
+		for i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ']' && b[i] != ' ' && b[i] != '\t' && b[i] != '\n' && b[i] != '\r' {
+			i++
+		}
+		return i
+	}
 }
 
 func isStringOrNumber(raw json.RawMessage) bool {
@@ -87,26 +149,6 @@ func Append(dst []byte, event string, data, id json.RawMessage) []byte {
 		dst = append(dst, id...)
 	}
 	return append(dst, '}')
-}
-
-// Encode marshals data and returns the whole frame.
-func Encode(event string, data any, id json.RawMessage) ([]byte, error) {
-	raw, err := marshal(data)
-	if err != nil {
-		return nil, err
-	}
-	return Append(make([]byte, 0, len(raw)+len(event)+32), event, raw, id), nil
-}
-
-func marshal(data any) (json.RawMessage, error) {
-	switch d := data.(type) {
-	case nil:
-		return nil, nil
-	case json.RawMessage:
-		return d, nil
-	default:
-		return json.Marshal(d)
-	}
 }
 
 // appendString appends s as a JSON string. Event names are short ASCII in
