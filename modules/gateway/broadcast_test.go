@@ -1,7 +1,9 @@
 package gateway_test
 
 import (
+	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 
 	gt "github.com/gamegate/gamegate/internal/gatewaytest"
@@ -109,6 +111,25 @@ func TestRoomBroadcastOrderToManyMembers(t *testing.T) {
 			if f := c.Expect("tick"); string(f.Data) != fmt.Sprint(i) {
 				t.Fatalf("tick %s, want %d", f.Data, i)
 			}
+		}
+	}
+}
+
+// Frames are built by the gateway itself: every header length form arrives
+// intact (7-bit, 16-bit and 64-bit payload lengths).
+func TestFrameLengths(t *testing.T) {
+	n := gt.Start(t, gt.Config())
+	c := n.Dial(t, gt.Token(t, "alice"))
+	// {"event":"big","data":"…"} adds 24 bytes: payloads of 125/126 and
+	// 65535/65536 bytes sit on either side of each header form's limit.
+	for _, size := range []int{0, 101, 102, 65511, 65512, 70000} {
+		text := strings.Repeat("x", size)
+		if err := n.Emitter.ToUser(t.Context(), "alice", "big", text); err != nil {
+			t.Fatal(err)
+		}
+		var got string
+		if err := json.Unmarshal(c.Expect("big").Data, &got); err != nil || got != text {
+			t.Fatalf("size %d: got %d bytes, %v", size, len(got), err)
 		}
 	}
 }

@@ -125,7 +125,7 @@ func (c *Client) Emit(event string, data any) error {
 	if err != nil {
 		return err
 	}
-	c.enqueue(c.t.appendEvent(nil, event, raw))
+	c.enqueue(finishFrame(c.t.appendEvent(newFrame(len(event)+len(raw)+32), event, raw)))
 	return nil
 }
 
@@ -152,7 +152,7 @@ func (c *Client) close(code websocket.StatusCode, reason string, drop bool) {
 		c.closeCode, c.closeReason = code, reason
 		c.closePending = true
 		if f := c.t.farewell(code); f != nil && !drop {
-			c.queue = append(c.queue, f)
+			c.queue = append(c.queue, textFrame(f))
 		}
 		// A running writer closes after its last frame; otherwise start one
 		// for what is queued, or close now.
@@ -182,7 +182,7 @@ func (c *Client) sendReply(event string, data any, id json.RawMessage) {
 		c.log.Error("encoding reply", zap.String("event", event), zap.Error(err))
 		event, raw = "exception", json.RawMessage(`{"status":"error","message":"Internal server error"}`)
 	}
-	c.enqueue(c.t.appendReply(nil, event, raw, id))
+	c.enqueue(finishFrame(c.t.appendReply(newFrame(len(event)+len(raw)+len(id)+32), event, raw, id)))
 }
 
 type exceptionData struct {
@@ -194,7 +194,7 @@ func (c *Client) exception(message string, id json.RawMessage) {
 	c.sendReply("exception", exceptionData{Status: "error", Message: message}, id)
 }
 
-// enqueue adds frame to the outgoing queue. It never blocks on the socket: a
+// enqueue adds frame, a complete WebSocket frame, to the outgoing queue. It never blocks on the socket: a
 // full queue closes the client with 1008 "slow consumer" instead.
 func (c *Client) enqueue(frame []byte) bool {
 	if c.closing.Load() {
@@ -244,18 +244,13 @@ func (c *Client) writeLoop() {
 		// go out in one write. Not c.ctx: a graceful close still drains the
 		// queue after the connection's context has ended.
 		c.out.begin()
-		var err error
 		for _, frame := range frames {
 			if c.dropping.Load() {
 				break
 			}
-			if err = c.conn.Write(context.Background(), websocket.MessageText, frame); err != nil {
-				break
-			}
+			c.out.add(frame)
 		}
-		if ferr := c.out.flush(c.opts.writeTimeout); err == nil {
-			err = ferr
-		}
+		err := c.out.flush(c.opts.writeTimeout)
 		clear(frames)
 		c.mu.Lock()
 		c.spare = nil

@@ -2,10 +2,12 @@ package gateway
 
 import (
 	"bufio"
+	"encoding/binary"
 	"errors"
 	"net"
 	"net/http"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/coder/websocket"
@@ -13,9 +15,18 @@ import (
 
 // What an idle connection costs is mostly buffers. net/http hands a
 // hijacked connection two 4 KiB bufio buffers that coder/websocket keeps for
-// the connection's life; accept gives it small ones instead, and writes go
-// through a batch that the client's writer sends with one system call per
-// wake-up, however many frames it holds.
+// the connection's life; accept gives it small ones instead. Data frames do
+// not go through coder/websocket at all: a server frame is unmasked, so a
+// broadcast's complete frame is the same bytes for every member, built once
+// (frame) and appended to each client's batch, which the client's writer
+// sends with one system call per wake-up however many frames it holds.
+// coder/websocket still reads, answers pings and runs the close handshake;
+// its control frames (at most 129 bytes) fit its writer's buffer, so each
+// reaches the batch in one Write and never interleaves with a data frame.
+
+// controlFrameMax is the largest control frame a server writes: a 2-byte
+// header and up to 125 bytes of payload, rounded up.
+const controlFrameMax = 136
 
 // readBufferSize is the bufio.Reader of a connection: frame headers and small
 // messages are read through it; larger payloads bypass it.
@@ -51,9 +62,12 @@ func (w *leanWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if rd.Buffered() == 0 {
 		rd = bufio.NewReaderSize(conn, readBufferSize)
 	}
-	// The writer's own buffer only has to hold a frame header: the batch
-	// below it is where frames gather.
-	return conn, bufio.NewReadWriter(rd, bufio.NewWriterSize(w.out, 16)), nil
+	if sc, ok := conn.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			w.out.raw, w.out.try = raw, w.out.tryWrite
+		}
+	}
+	return conn, bufio.NewReadWriter(rd, bufio.NewWriterSize(w.out, controlFrameMax)), nil
 }
 
 // batch is the connection's writer. Outside a batch a write goes straight
@@ -62,8 +76,16 @@ func (w *leanWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 type batch struct {
 	mu       sync.Mutex
 	conn     net.Conn
+	raw      syscall.RawConn // for a first write that cannot block; nil if unavailable
 	batching bool
 	buf      *[]byte
+
+	// The one non-blocking attempt of write, bound once so that passing it
+	// to raw.Write allocates nothing.
+	try    func(fd uintptr) bool
+	tryP   []byte
+	tryN   int
+	tryErr error
 }
 
 var batchBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
@@ -88,6 +110,13 @@ func (b *batch) begin() {
 	b.mu.Unlock()
 }
 
+// add appends complete frames to the batch.
+func (b *batch) add(frame []byte) {
+	b.mu.Lock()
+	*b.buf = append(*b.buf, frame...)
+	b.mu.Unlock()
+}
+
 // flush ends the batch and writes it, within timeout.
 func (b *batch) flush(timeout time.Duration) error {
 	b.mu.Lock()
@@ -95,15 +124,73 @@ func (b *batch) flush(timeout time.Duration) error {
 	b.batching = false
 	buf := b.buf
 	b.buf = nil
-	var err error
-	if len(*buf) > 0 {
-		_ = b.conn.SetWriteDeadline(time.Now().Add(timeout))
-		_, err = b.conn.Write(*buf)
-		_ = b.conn.SetWriteDeadline(time.Time{})
-	}
+	err := b.write(*buf, timeout)
 	if cap(*buf) <= maxPooledBatch {
 		*buf = (*buf)[:0]
 		batchBufs.Put(buf)
 	}
 	return err
+}
+
+// write sends p. The socket usually has room, so it first tries a write
+// that cannot block; only what is left then waits, under a deadline. That
+// spares the two timer updates of setting and clearing a deadline per write.
+func (b *batch) write(p []byte, timeout time.Duration) error {
+	if len(p) == 0 {
+		return nil
+	}
+	if b.raw != nil {
+		b.tryP = p
+		err := b.raw.Write(b.try)
+		n, werr := b.tryN, b.tryErr
+		b.tryP, b.tryErr = nil, nil
+		switch {
+		case err != nil:
+			return err
+		case n == len(p):
+			return nil
+		case werr != nil && werr != syscall.EAGAIN && werr != syscall.EINTR:
+			return werr
+		}
+		p = p[max(n, 0):]
+	}
+	_ = b.conn.SetWriteDeadline(time.Now().Add(timeout))
+	_, err := b.conn.Write(p)
+	_ = b.conn.SetWriteDeadline(time.Time{})
+	return err
+}
+
+func (b *batch) tryWrite(fd uintptr) bool {
+	b.tryN, b.tryErr = syscall.Write(int(fd), b.tryP)
+	return true // one attempt: never wait for the socket here
+}
+
+// frameRoom is the space newFrame leaves for the longest frame header.
+const frameRoom = 10
+
+// newFrame returns a buffer to append a frame's payload to, for finishFrame.
+func newFrame(size int) []byte { return make([]byte, frameRoom, frameRoom+size) }
+
+// finishFrame turns a newFrame buffer holding a payload into a complete
+// unmasked text frame, writing the header in the room left for it.
+func finishFrame(b []byte) []byte {
+	n := len(b) - frameRoom
+	switch {
+	case n < 126:
+		b[8], b[9] = 0x81, byte(n)
+		return b[8:]
+	case n <= 0xFFFF:
+		b[6], b[7] = 0x81, 126
+		binary.BigEndian.PutUint16(b[8:], uint16(n))
+		return b[6:]
+	default:
+		b[0], b[1] = 0x81, 127
+		binary.BigEndian.PutUint64(b[2:], uint64(n))
+		return b
+	}
+}
+
+// textFrame is payload as a complete text frame.
+func textFrame(payload []byte) []byte {
+	return finishFrame(append(newFrame(len(payload)), payload...))
 }

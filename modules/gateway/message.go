@@ -36,13 +36,14 @@ func marshal(data any) (json.RawMessage, error) {
 	}
 }
 
-// frame is m as transport t writes it, encoded on first use.
+// frame is m as a complete WebSocket frame of transport t, encoded on first
+// use.
 func (m *Message) frame(t transport) []byte {
 	slot := &m.frames[t.kind()]
 	if f := slot.Load(); f != nil {
 		return *f
 	}
-	f := t.appendEvent(nil, m.Event, m.Data)
+	f := finishFrame(t.appendEvent(newFrame(len(m.Event)+len(m.Data)+32), m.Event, m.Data))
 	slot.CompareAndSwap(nil, &f) // a racing encoder made the same bytes
 	return *slot.Load()
 }

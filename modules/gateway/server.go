@@ -174,7 +174,7 @@ func (s *Server) session(conn *websocket.Conn, out *batch, claims token.Claims, 
 	defer s.cleanup(c)
 
 	if w := t.welcome(c); w != nil {
-		c.enqueue(w)
+		c.enqueue(textFrame(w))
 	}
 	c.sendReply("connected", map[string]string{"clientId": c.id, "userId": c.userID}, nil)
 	c.Join(PersonalRoom(c.userID))

@@ -204,7 +204,7 @@ func (t *sioTransport) read(s *Server, c *Client, typ websocket.MessageType, msg
 		t.awaiting.Store(false)
 		return nil
 	case socketio.EnginePing: // an Engine.IO 3 habit; answer it anyway
-		c.enqueue([]byte{socketio.EnginePong})
+		c.enqueue(textFrame([]byte{socketio.EnginePong}))
 		return nil
 	case socketio.EngineClose:
 		c.Close(websocket.StatusNormalClosure, "")
@@ -257,6 +257,6 @@ func (t *sioTransport) keepalive(c *Client) {
 	}
 	t.awaiting.Store(true)
 	t.pinged = true
-	c.enqueue([]byte{socketio.EnginePing})
+	c.enqueue(textFrame([]byte{socketio.EnginePing}))
 	c.rearm(c.opts.pongTimeout)
 }
