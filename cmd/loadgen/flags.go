@@ -1,0 +1,167 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+)
+
+const usageText = `loadgen drives a game gateway — this project's or the NestJS peer, which
+speak the same contract — with WebSocket clients on loopback, and reports
+what it measured. Clients speak the contract's plain frames at /game, or
+Socket.IO with --proto socketio (both servers serve it at /socket.io/).
+
+usage: loadgen <scenario> [flags]
+
+scenarios:
+  fanout       clients in rooms; broadcasts through POST /notifications/broadcast,
+               paced (--rate) or flat out (--inflight): deliveries/s, latency, lost
+  connections  idle authenticated clients: connect rate, handshake latency,
+               the server's RSS per connection
+  echo         ping → pong round trips
+  wallet       getBalance → balance round trips, through the gateway to the wallet
+
+Progress and a readable summary go to stderr, one JSON line to stdout. Exit
+status: 0 a clean run; 1 a run that failed, lost messages, had errors or
+failed connections; 2 bad usage.
+
+The server's CPU and RSS come from /proc with --server-pid, else from its
+/metrics. Clients beyond --per-process go to worker processes (the open-file
+limit), beyond 25,000 they spread over source addresses 127.0.0.N.
+
+examples:
+  loadgen fanout --clients 5000 --rate 10 --duration 20s --server-pid $PID
+  loadgen fanout --clients 1000 --inflight 4 --duration 20s --server-pid $PID
+  loadgen connections --clients 10000 --server-pid $PID
+  loadgen echo --clients 100 --rate 0
+  loadgen wallet
+
+Run "loadgen <scenario> --help" for the scenario's flags.
+`
+
+// command is a parsed command line: a scenario bound to its options.
+type command struct {
+	scenario string
+	common   *Common
+	cpus     string // --cpu
+	run      func(ctx context.Context) (*Report, error)
+}
+
+// errHelp is returned when the user asked for help, which was printed.
+var errHelp = flag.ErrHelp
+
+// parseArgs parses the command line; help and errors go to stderr.
+func parseArgs(args []string, stderr io.Writer) (*command, error) {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stderr, usageText)
+		if len(args) == 0 {
+			return nil, errors.New("no scenario")
+		}
+		return nil, errHelp
+	}
+	cmd := &command{scenario: args[0]}
+	fs := flag.NewFlagSet("loadgen "+cmd.scenario, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	switch cmd.scenario {
+	case "fanout":
+		o := DefaultFanout()
+		fanoutFlags(fs, &o)
+		cmd.common, cmd.run = &o.Common, func(ctx context.Context) (*Report, error) { return runFanout(ctx, o) }
+	case "connections":
+		o := DefaultConnections()
+		fs.DurationVar(&o.Hold, "hold", o.Hold, "how long the clients stay connected before the server's RSS is read")
+		cmd.common, cmd.run = &o.Common, func(ctx context.Context) (*Report, error) { return runConnections(ctx, o) }
+	case "echo", "wallet":
+		o := DefaultEcho()
+		if cmd.scenario == "wallet" {
+			o = DefaultWallet()
+		}
+		roundTripFlags(fs, &o)
+		cmd.common, cmd.run = &o.Common, func(ctx context.Context) (*Report, error) { return runRoundTrips(ctx, cmd.scenario, o) }
+	default:
+		fmt.Fprint(stderr, usageText)
+		return nil, fmt.Errorf("unknown scenario %q", cmd.scenario)
+	}
+	commonFlags(fs, cmd.common)
+	var secret string
+	fs.StringVar(&secret, "secret", "", "HS256 key to sign the tokens with (default $JWT_SECRET, else the shipped development key)")
+	fs.StringVar(&cmd.cpus, "cpu", "", "pin loadgen and its workers to these CPUs, as taskset -c takes them (\"1\", \"0-3,6\")")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: loadgen %s [flags]\n\n%s\nflags:\n", cmd.scenario, scenarioHelp[cmd.scenario])
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if secret = cmp.Or(secret, os.Getenv("JWT_SECRET")); secret != "" {
+		cmd.common.Secret = secret
+	}
+	return cmd, nil
+}
+
+var scenarioHelp = map[string]string{
+	"fanout": `Clients join rooms (client i: room i % --rooms); broadcasts go through
+POST /notifications/broadcast, each carrying its seq and send time; every
+client times what it receives and checks off its room's seqs. --warmup
+unmeasured broadcasts, then --duration (or --messages) of measured ones, paced
+at --rate per second or flat out with --inflight broadcasts undelivered; then
+up to --drain for what is still due. Reports deliveries/s, latency from POST
+to receipt, lost = expected - received, and the server's CPU per delivery.
+`,
+	"connections": `Connects --clients idle authenticated clients and holds them for --hold.
+Reports the connect rate, handshake latency (dial to the "connected" event),
+the server's CPU per handshake and RSS per connection, and any dropped.
+`,
+	"echo": `Every client sends ping and times the pong with the same id, --rate per
+second each (0: a closed loop, one at a time).
+`,
+	"wallet": `Every client sends getBalance and times the balance with the same id: a round
+trip through the gateway to the wallet server and back.
+`,
+}
+
+func commonFlags(fs *flag.FlagSet, o *Common) {
+	fs.StringVar(&o.URL, "url", o.URL, "the server's base URL")
+	fs.StringVar(&o.Path, "path", o.Path, "the WebSocket endpoint's path (the namespace, with --proto socketio)")
+	fs.StringVar(&o.Proto, "proto", o.Proto, "contract (the plain {\"event\",\"data\"} frames) or socketio (Engine.IO 4 over WebSocket)")
+	fs.StringVar(&o.SIOPath, "sio-path", o.SIOPath, "the Socket.IO endpoint's path, with --proto socketio")
+	fs.StringVar(&o.Role, "role", o.Role, "role of the REST caller's token")
+	fs.StringVar(&o.UserPrefix, "user-prefix", o.UserPrefix, "client i is user <prefix><i>")
+	fs.IntVar(&o.Clients, "clients", o.Clients, "WebSocket clients")
+	fs.IntVar(&o.Concurrency, "concurrency", o.Concurrency, "handshakes under way at once")
+	fs.DurationVar(&o.ConnectTimeout, "connect-timeout", o.ConnectTimeout, "bound of one client's handshake and join")
+	fs.IntVar(&o.Workers, "workers", o.Workers, "worker processes holding the clients (0: as many as --per-process requires)")
+	fs.IntVar(&o.PerProcess, "per-process", o.PerProcess, "most clients in one process (keep under the open-file limit)")
+	fs.IntVar(&o.SourceAddrs, "src-addrs", o.SourceAddrs, "spread source addresses over 127.0.0.1..N (0: one per 25,000 clients)")
+	fs.IntVar(&o.ServerPID, "server-pid", o.ServerPID, "the server's pid, for its CPU time and RSS from /proc (else from its /metrics)")
+	fs.DurationVar(&o.Progress, "progress", o.Progress, "interval of progress lines on stderr (0: none)")
+	fs.StringVar(&o.Label, "label", o.Label, "a label copied into the report")
+}
+
+func fanoutFlags(fs *flag.FlagSet, o *FanoutOptions) {
+	fs.IntVar(&o.Rooms, "rooms", o.Rooms, "rooms; client i joins room i % rooms, broadcast k goes to room k % rooms")
+	fs.StringVar(&o.RoomPrefix, "room-prefix", o.RoomPrefix, "room names are <prefix><n>")
+	fs.Float64Var(&o.Rate, "rate", o.Rate, "broadcasts per second over all rooms (0: flat out, see --inflight)")
+	fs.IntVar(&o.InFlight, "inflight", o.InFlight, "flat out: broadcasts sent but not yet received by every member")
+	fs.IntVar(&o.Messages, "messages", o.Messages, "measured broadcasts (0: as many as --duration allows)")
+	fs.DurationVar(&o.Duration, "duration", o.Duration, "longest measured sending")
+	fs.IntVar(&o.Warmup, "warmup", o.Warmup, "unmeasured broadcasts first")
+	fs.DurationVar(&o.Drain, "drain", o.Drain, "how long to wait for deliveries still due (also: the longest stall while sending)")
+	fs.IntVar(&o.Payload, "payload", o.Payload, "pad each message with this many bytes")
+	fs.DurationVar(&o.Settle, "settle", o.Settle, "pause after joining, before reading the server's RSS and sending")
+}
+
+func roundTripFlags(fs *flag.FlagSet, o *RoundTripOptions) {
+	fs.Float64Var(&o.Rate, "rate", o.Rate, "requests per second per client (0: closed loop); the gateway allows 50 messages/s per connection by default")
+	fs.IntVar(&o.Window, "window", o.Window, "requests one client may have awaiting a reply (0: 1 in a closed loop, 8 when paced)")
+	fs.DurationVar(&o.Warmup, "warmup", o.Warmup, "unmeasured requests first, for this long")
+	fs.DurationVar(&o.Duration, "duration", o.Duration, "measured phase")
+	fs.DurationVar(&o.Drain, "drain", o.Drain, "how long to wait for replies still due")
+}

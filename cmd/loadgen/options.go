@@ -1,0 +1,238 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Common are the options every scenario shares.
+type Common struct {
+	// URL is the server's base URL, http://host:port; the WebSocket
+	// endpoint is URL+Path on ws://, the REST API under URL.
+	URL  string `json:"url"`
+	Path string `json:"path"`
+	// Proto is "contract" (the plain frames at Path) or "socketio"
+	// (Engine.IO at SIOPath, namespace Path).
+	Proto   string `json:"proto"`
+	SIOPath string `json:"sioPath,omitempty"`
+	// Secret is the HS256 key the clients' and the REST caller's tokens are
+	// signed with; Role is the role the REST token carries.
+	Secret     string `json:"-"`
+	Role       string `json:"role"`
+	UserPrefix string `json:"userPrefix"`
+
+	Clients        int           `json:"clients"`
+	Concurrency    int           `json:"concurrency"`
+	ConnectTimeout time.Duration `json:"connectTimeoutNs"`
+	// Workers > 0 puts the clients in that many worker processes; 0 does so
+	// only when Clients exceeds PerProcess.
+	Workers    int `json:"workers"`
+	PerProcess int `json:"perProcess"`
+	// SourceAddrs > 0 spreads the clients' source addresses over
+	// 127.0.0.1 … 127.0.0.SourceAddrs; 0 picks one per 25,000 clients.
+	SourceAddrs int `json:"sourceAddrs"`
+
+	// ServerPID, when set, is where the server's CPU time and RSS are read.
+	ServerPID int `json:"serverPid,omitempty"`
+	// Progress is the interval of progress lines on Log; 0: none.
+	Progress time.Duration `json:"-"`
+	Log      io.Writer     `json:"-"`
+	Label    string        `json:"-"`
+}
+
+// portsPerAddr is how many connections one source address is given: the
+// kernel's default ephemeral range holds ~28,000 ports.
+const portsPerAddr = 25_000
+
+func defaultCommon(clients int) Common {
+	return Common{
+		URL: "http://127.0.0.1:8080", Path: "/game", Proto: "contract", SIOPath: "/socket.io/",
+		Secret: "dev-secret-change-me", Role: "admin",
+		UserPrefix: "lg-", Clients: clients, Concurrency: 64, ConnectTimeout: 30 * time.Second,
+		PerProcess: 10_000, Progress: time.Second, Log: io.Discard,
+	}
+}
+
+func (o Common) validate() error {
+	var errs []error
+	if o.Clients < 1 {
+		errs = append(errs, errors.New("--clients must be at least 1"))
+	}
+	if o.Concurrency < 1 {
+		errs = append(errs, errors.New("--concurrency must be at least 1"))
+	}
+	if o.PerProcess < 1 {
+		errs = append(errs, errors.New("--per-process must be at least 1"))
+	}
+	if o.Workers < 0 || o.Workers > o.Clients {
+		errs = append(errs, errors.New("--workers must be 0 (automatic) to --clients"))
+	}
+	if o.SourceAddrs < 0 || o.SourceAddrs > 1<<16 {
+		errs = append(errs, errors.New("--src-addrs must be 0 (automatic) to 65536"))
+	}
+	u, err := url.Parse(o.URL)
+	switch {
+	case err != nil:
+		errs = append(errs, fmt.Errorf("--url: %w", err))
+	case u.Scheme != "http" && u.Scheme != "https" || u.Host == "":
+		errs = append(errs, fmt.Errorf("--url %q: want http://host:port", o.URL))
+	case o.sourceAddrs() > 0 && !isLoopback(u.Hostname()):
+		errs = append(errs, fmt.Errorf("--src-addrs: the source addresses are in 127.0.0.0/8, which reaches only a loopback server, not %s", u.Hostname()))
+	}
+	if !strings.HasPrefix(o.Path, "/") || !strings.HasPrefix(o.SIOPath, "/") {
+		errs = append(errs, errors.New("--path and --sio-path must start with /"))
+	}
+	if o.Proto != "contract" && o.Proto != "socketio" {
+		errs = append(errs, fmt.Errorf("--proto %q: want contract or socketio", o.Proto))
+	}
+	return errors.Join(errs...)
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// sourceAddrs is the number of source addresses to spread over, 0 for the
+// kernel's choice.
+func (o Common) sourceAddrs() int {
+	if o.SourceAddrs > 0 {
+		return o.SourceAddrs
+	}
+	if n := (o.Clients + portsPerAddr - 1) / portsPerAddr; n > 1 {
+		return n
+	}
+	return 0
+}
+
+func (o Common) wsURL() (string, error) {
+	u, err := url.Parse(o.URL)
+	if err != nil {
+		return "", fmt.Errorf("--url: %w", err)
+	}
+	u.Scheme = map[string]string{"http": "ws", "https": "wss"}[u.Scheme]
+	u.Path = o.Path
+	if o.Proto == "socketio" {
+		u.Path, u.RawQuery = o.SIOPath, "EIO=4&transport=websocket"
+	}
+	return u.String(), nil
+}
+
+// FanoutOptions drive the fanout scenario: clients in rooms, broadcasts
+// through POST /notifications/broadcast.
+type FanoutOptions struct {
+	Common
+	Rooms      int    `json:"rooms"`
+	RoomPrefix string `json:"roomPrefix"`
+	// Rate is broadcasts per second over all rooms; 0 sends flat out,
+	// keeping InFlight broadcasts sent but not yet received by every member.
+	Rate     float64 `json:"rate"`
+	InFlight int     `json:"inFlight"`
+	// The measured phase sends Messages broadcasts (0: no limit) for at most
+	// Duration, after Warmup unmeasured ones; then it waits up to Drain for
+	// the deliveries still due.
+	Messages int           `json:"messages"`
+	Duration time.Duration `json:"durationNs"`
+	Warmup   int           `json:"warmup"`
+	Drain    time.Duration `json:"drainNs"`
+	// Payload pads each message with that many bytes.
+	Payload int `json:"payload"`
+	// Settle is a pause after joining, before the server's RSS is read.
+	Settle time.Duration `json:"settleNs"`
+}
+
+// DefaultFanout is 1,000 clients in one room, flat out with 4 in flight.
+func DefaultFanout() FanoutOptions {
+	return FanoutOptions{
+		Common: defaultCommon(1000), Rooms: 1, RoomPrefix: "bench-", InFlight: 4,
+		Duration: 10 * time.Second, Warmup: 10, Drain: 10 * time.Second,
+	}
+}
+
+func (o FanoutOptions) validate() error {
+	var errs []error
+	if o.Rooms < 1 {
+		errs = append(errs, errors.New("--rooms must be at least 1"))
+	}
+	if o.Rate < 0 {
+		errs = append(errs, errors.New("--rate must be 0 (flat out) or more"))
+	}
+	if o.InFlight < 1 {
+		errs = append(errs, errors.New("--inflight must be at least 1"))
+	}
+	if o.Messages < 0 || o.Warmup < 0 || o.Payload < 0 {
+		errs = append(errs, errors.New("--messages, --warmup and --payload must not be negative"))
+	}
+	if o.Messages == 0 && o.Duration <= 0 {
+		errs = append(errs, errors.New("set --messages or a positive --duration"))
+	}
+	return errors.Join(append(errs, o.Common.validate())...)
+}
+
+// ConnectionsOptions drive the connections scenario: idle clients, held.
+type ConnectionsOptions struct {
+	Common
+	// Hold is how long the clients stay connected before the server's RSS
+	// is read and they are checked.
+	Hold time.Duration `json:"holdNs"`
+}
+
+// DefaultConnections is 1,000 clients held 3 s.
+func DefaultConnections() ConnectionsOptions {
+	return ConnectionsOptions{Common: defaultCommon(1000), Hold: 3 * time.Second}
+}
+
+// RoundTripOptions drive echo (ping → pong) and wallet (getBalance →
+// balance).
+type RoundTripOptions struct {
+	Common
+	Event string `json:"event"`
+	Reply string `json:"reply"`
+	// Rate is requests per second per client; 0: closed loop, the next
+	// request as soon as a reply frees the window.
+	Rate float64 `json:"rate"`
+	// Window bounds one client's requests awaiting a reply; 0: 1 in a
+	// closed loop, 8 when paced.
+	Window   int           `json:"window"`
+	Warmup   time.Duration `json:"warmupNs"`
+	Duration time.Duration `json:"durationNs"`
+	Drain    time.Duration `json:"drainNs"`
+}
+
+// DefaultEcho is 200 clients, 40 pings per second each: below the
+// gateway's default limit of 50 messages per second per connection.
+func DefaultEcho() RoundTripOptions {
+	return RoundTripOptions{
+		Common: defaultCommon(200), Event: "ping", Reply: "pong", Rate: 40,
+		Warmup: time.Second, Duration: 10 * time.Second, Drain: 5 * time.Second,
+	}
+}
+
+// DefaultWallet is DefaultEcho asking for balances.
+func DefaultWallet() RoundTripOptions {
+	o := DefaultEcho()
+	o.Event, o.Reply = "getBalance", "balance"
+	return o
+}
+
+func (o RoundTripOptions) validate() error {
+	var errs []error
+	if o.Rate < 0 {
+		errs = append(errs, errors.New("--rate must be 0 (closed loop) or more"))
+	}
+	if o.Window < 0 {
+		errs = append(errs, errors.New("--window must be 0 (automatic) or more"))
+	}
+	if o.Duration <= 0 {
+		errs = append(errs, errors.New("--duration must be positive"))
+	}
+	return errors.Join(append(errs, o.Common.validate())...)
+}

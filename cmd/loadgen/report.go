@@ -1,0 +1,213 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Report is a run's outcome: one JSON line on stdout, for scripts and
+// tables, and a readable summary on stderr.
+type Report struct {
+	Scenario string    `json:"scenario"`
+	Label    string    `json:"label,omitempty"`
+	Time     time.Time `json:"time"`
+	URL      string    `json:"url"`
+	// Params are the options the run had.
+	Params any `json:"params"`
+
+	Connect   ConnectReport    `json:"connect"`
+	Fanout    *FanoutReport    `json:"fanout,omitempty"`
+	RoundTrip *RoundTripReport `json:"roundTrip,omitempty"`
+	// CPU covers the measured phase: sending and draining for fanout, the
+	// measured requests for echo and wallet, connecting for connections.
+	CPU     *CPUReport    `json:"cpu,omitempty"`
+	Memory  *MemoryReport `json:"memory,omitempty"`
+	Loadgen LoadgenInfo   `json:"loadgen"`
+
+	// Dropped counts connections that ended before the run did.
+	Dropped  int64            `json:"dropped"`
+	Errors   map[string]int64 `json:"errors,omitempty"`
+	Warnings []string         `json:"warnings,omitempty"`
+	// OK: every client connected and stayed, nothing lost, no errors.
+	OK bool `json:"ok"`
+}
+
+// ConnectReport is the connect phase (with the room joins, for fanout).
+type ConnectReport struct {
+	Clients   int     `json:"clients"`
+	Connected int     `json:"connected"`
+	Failed    int     `json:"failed"`
+	Seconds   float64 `json:"seconds"`
+	PerSec    float64 `json:"perSec"`
+	// HandshakeMs is from dialing to the `connected` greeting.
+	HandshakeMs Latency `json:"handshakeMs"`
+}
+
+// FanoutReport is the measured phase of fanout.
+type FanoutReport struct {
+	Rooms            int     `json:"rooms"`
+	Broadcasts       int64   `json:"broadcasts"`
+	PostErrors       int64   `json:"postErrors"`
+	BroadcastsPerSec float64 `json:"broadcastsPerSec"`
+	// SendSeconds is the measured sending; MaxSendLagMs how late the paced
+	// sender was at worst (a server that answers POSTs slowly delays it).
+	SendSeconds  float64 `json:"sendSeconds"`
+	MaxSendLagMs float64 `json:"maxSendLagMs,omitempty"`
+	// Expected is the deliveries due to the connected members of each
+	// broadcast's room; Lost = Expected − Received, counted per client.
+	Expected        int64 `json:"expected"`
+	Received        int64 `json:"received"`
+	Lost            int64 `json:"lost"`
+	ClientsWithLoss int64 `json:"clientsWithLoss"`
+	Duplicates      int64 `json:"duplicates"`
+	Unexpected      int64 `json:"unexpected"`
+	// DeliveriesPerSec is Received over first send to last receipt.
+	DeliveriesPerSec float64 `json:"deliveriesPerSec"`
+	// LatencyMs is from the POST's send time to a client's receipt.
+	LatencyMs Latency `json:"latencyMs"`
+	PostMs    Latency `json:"postMs"`
+}
+
+// RoundTripReport is the measured phase of echo or wallet.
+type RoundTripReport struct {
+	Event    string  `json:"event"`
+	Sent     int64   `json:"sent"`
+	Replies  int64   `json:"replies"`
+	Failures int64   `json:"failures"` // answered with an exception
+	Timeouts int64   `json:"timeouts"` // not answered within the drain
+	PerSec   float64 `json:"perSec"`
+	RttMs    Latency `json:"rttMs"`
+}
+
+// LoadgenInfo describes the load generator's own setup.
+type LoadgenInfo struct {
+	Processes   int    `json:"processes"`
+	CPUs        int    `json:"cpus"`
+	Affinity    string `json:"affinity,omitempty"`
+	FileLimit   uint64 `json:"fileLimit"`
+	SourceAddrs int    `json:"sourceAddrs"`
+}
+
+// judge sets OK and adds the warnings a reader must not miss.
+func (r *Report) judge() {
+	r.OK = r.Connect.Failed == 0 && r.Dropped == 0 && len(r.Errors) == 0
+	if r.Connect.Failed > 0 {
+		r.Warnings = append(r.Warnings, fmt.Sprintf("%s of %s clients failed to connect", num(int64(r.Connect.Failed)), num(int64(r.Connect.Clients))))
+	}
+	if r.Dropped > 0 {
+		r.Warnings = append(r.Warnings, fmt.Sprintf("%s connections ended during the run (a 1008 slow-consumer close, say)", num(r.Dropped)))
+	}
+	if f := r.Fanout; f != nil {
+		r.OK = r.OK && f.Lost == 0 && f.Duplicates == 0 && f.Unexpected == 0 && f.PostErrors == 0
+		if f.Lost > 0 {
+			r.Warnings = append(r.Warnings, fmt.Sprintf("%s deliveries lost, at %s clients", num(f.Lost), num(f.ClientsWithLoss)))
+		}
+	}
+	if rt := r.RoundTrip; rt != nil {
+		r.OK = r.OK && rt.Failures == 0 && rt.Timeouts == 0
+		for msg := range r.Errors {
+			if strings.Contains(msg, "rate limit") {
+				r.Warnings = append(r.Warnings, "the server's per-connection rate limit refused requests: lower --rate, or raise gateway.rateLimit for the benchmark")
+				break
+			}
+		}
+	}
+	if r.Memory != nil && r.Memory.PerConnKB < 0 {
+		r.Warnings = append(r.Warnings, "the server's RSS fell while the clients connected: start a fresh server for memory figures")
+	}
+	if r.CPU != nil && !strings.HasPrefix(r.CPU.Verdict, "loadgen had CPU to spare") {
+		r.Warnings = append(r.Warnings, r.CPU.Verdict)
+	}
+}
+
+// WriteJSON writes r as one line.
+func (r *Report) WriteJSON(w io.Writer) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("encode report: %w", err)
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
+// WriteSummary writes r for a reader.
+func (r *Report) WriteSummary(w io.Writer) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
+	title := r.Scenario + " against " + r.URL
+	if r.Label != "" {
+		title += " (" + r.Label + ")"
+	}
+	p("── %s", title)
+	c := r.Connect
+	p("  connect     %s/%s clients in %.2f s: %s/s; handshake %s", num(int64(c.Connected)), num(int64(c.Clients)), c.Seconds, num(int64(c.PerSec)), lat(c.HandshakeMs))
+	if f := r.Fanout; f != nil {
+		p("  broadcasts  %s in %.2f s (%.1f/s) to %d room(s); POST %s", num(f.Broadcasts), f.SendSeconds, f.BroadcastsPerSec, f.Rooms, lat(f.PostMs))
+		if f.MaxSendLagMs > 0 {
+			p("              sender at worst %.1f ms behind its schedule", f.MaxSendLagMs)
+		}
+		p("  deliveries  %s of %s: %s/s; lost %s, duplicates %s, unexpected %s",
+			num(f.Received), num(f.Expected), num(int64(f.DeliveriesPerSec)), num(f.Lost), num(f.Duplicates), num(f.Unexpected))
+		p("  latency     %s", lat(f.LatencyMs))
+	}
+	if rt := r.RoundTrip; rt != nil {
+		p("  %-11s %s sent, %s replies (%s/s), %s exceptions, %s unanswered", rt.Event, num(rt.Sent), num(rt.Replies), num(int64(rt.PerSec)), num(rt.Failures), num(rt.Timeouts))
+		p("  round trip  %s", lat(rt.RttMs))
+	}
+	if m := r.Memory; m != nil {
+		p("  server RSS  %.1f MB before, %.1f MB with %s clients: %.1f kB per connection", m.BeforeMB, m.AfterMB, num(int64(m.Connections)), m.PerConnKB)
+	}
+	if u := r.CPU; u != nil {
+		if u.Server != nil {
+			p("  server CPU  %.0f%% of one CPU, %.2f µs per %s", u.Server.Pct, u.Server.UsPerOp, u.Op)
+		}
+		p("  loadgen CPU %.0f%% of one CPU (%d process(es), %d CPUs), %.2f µs per %s", u.Loadgen.Pct, r.Loadgen.Processes, r.Loadgen.CPUs, u.Loadgen.UsPerOp, u.Op)
+		p("  machine     %.0f%% busy of %d%%, %.0f%% by others; %s", u.HostBusyPct, 100*u.HostCPUs, u.OtherPct, u.Verdict)
+	}
+	for _, msg := range slices.Sorted(maps.Keys(r.Errors)) {
+		p("  error ×%-6d %s", r.Errors[msg], msg)
+	}
+	for _, warn := range r.Warnings {
+		p("  WARNING     %s", warn)
+	}
+	if r.OK {
+		p("  ok")
+	}
+}
+
+func lat(l Latency) string {
+	if l.Count == 0 {
+		return "no samples"
+	}
+	return fmt.Sprintf("p50 %s  p95 %s  p99 %s  max %s ms", ms(l.P50), ms(l.P95), ms(l.P99), ms(l.Max))
+}
+
+func ms(f float64) string {
+	if f >= 100 {
+		return strconv.FormatFloat(f, 'f', 0, 64)
+	}
+	return strconv.FormatFloat(f, 'f', 2, 64)
+}
+
+// num writes n with thousands separators.
+func num(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"runtime"
+	"slices"
+	"time"
+)
+
+// newReport starts the report of a run with options params.
+func newReport(scenario string, o Common, params any, p *pool) *Report {
+	limit, _ := raiseFileLimit() // raised already: this reads the limit in force
+	return &Report{
+		Scenario: scenario, Label: o.Label, Time: time.Now().UTC().Truncate(time.Second), URL: o.URL, Params: params,
+		Loadgen: LoadgenInfo{
+			Processes: p.processes(), CPUs: runtime.GOMAXPROCS(0), Affinity: cpusAllowed(),
+			FileLimit: limit, SourceAddrs: o.sourceAddrs(),
+		},
+	}
+}
+
+// connectPhase connects every client of p, showing progress, and fills
+// r.Connect. It fails only when no client connected.
+func connectPhase(ctx context.Context, o Common, p *pool, r *Report) (ConnectResult, error) {
+	stop := startProgress(ctx, o, "connect", connectLine(p, o.Clients))
+	cr, err := p.connect(ctx)
+	stop()
+	if err != nil {
+		return cr, err
+	}
+	r.Connect = ConnectReport{
+		Clients: o.Clients, Connected: cr.Connected, Failed: cr.Failed, HandshakeMs: cr.Handshake.Summary(),
+	}
+	if cr.End > cr.Start {
+		secs := time.Duration(cr.End - cr.Start).Seconds()
+		r.Connect.Seconds = round3(secs)
+		r.Connect.PerSec = round1(float64(cr.Connected) / secs)
+	}
+	r.Errors = mergeCounts(r.Errors, cr.Errors)
+	if cr.Connected == 0 {
+		return cr, fmt.Errorf("no client connected to %s: %v", o.URL, slices.Sorted(maps.Keys(cr.Errors)))
+	}
+	return cr, nil
+}
+
+// sleepUntil waits for t or the end of ctx.
+func sleepUntil(ctx context.Context, t time.Time) error {
+	timer := time.NewTimer(time.Until(t))
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
