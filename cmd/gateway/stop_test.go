@@ -270,4 +270,3 @@ func waitFor(t *testing.T, cond func() error) {
 		}
 	}
 }
-
