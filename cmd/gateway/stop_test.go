@@ -4,13 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -19,70 +18,9 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/gamegate/gamegate/internal/wallettest"
 	"github.com/gamegate/gamegate/pkg/token"
 )
-
-// heldWallet answers hello and ping at once and holds getBalance replies
-// until release is closed. It reports each getBalance on asked.
-type heldWallet struct {
-	ln      net.Listener
-	asked   chan string
-	release chan struct{}
-	replied chan error // the result of writing each held reply
-}
-
-func newHeldWallet(t *testing.T) *heldWallet {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := &heldWallet{ln: ln, asked: make(chan string, 8), release: make(chan struct{}), replied: make(chan error, 8)}
-	go w.serve()
-	t.Cleanup(func() { ln.Close() })
-	return w
-}
-
-func (w *heldWallet) serve() {
-	for {
-		conn, err := w.ln.Accept()
-		if err != nil {
-			return
-		}
-		go w.link(conn)
-	}
-}
-
-func (w *heldWallet) link(conn net.Conn) {
-	defer conn.Close()
-	var mu sync.Mutex
-	send := func(s string) error {
-		mu.Lock()
-		defer mu.Unlock()
-		_, err := conn.Write(append(binary.BigEndian.AppendUint32(nil, uint32(len(s))), s...))
-		return err
-	}
-	var hdr [4]byte
-	for {
-		if _, err := io.ReadFull(conn, hdr[:]); err != nil {
-			return
-		}
-		body := make([]byte, binary.BigEndian.Uint32(hdr[:]))
-		if _, err := io.ReadFull(conn, body); err != nil {
-			return
-		}
-		var m struct{ Type, RequestID, UserID string }
-		_ = json.Unmarshal(body, &m)
-		if m.Type != "getBalance" {
-			_ = send(fmt.Sprintf(`{"type":%q,"requestId":%q,"ok":true}`, m.Type, m.RequestID))
-			continue
-		}
-		w.asked <- m.UserID
-		go func() {
-			<-w.release
-			w.replied <- send(fmt.Sprintf(`{"type":"getBalance","requestId":%q,"ok":true,"balance":7,"currency":"EUR"}`, m.RequestID))
-		}()
-	}
-}
 
 func freeAddr(t *testing.T) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -99,13 +37,26 @@ func freeAddr(t *testing.T) string {
 // wallet call completes, and the process exits 0.
 func TestSIGTERMStopsGracefully(t *testing.T) {
 	const secret = "stop-test-secret-0123456789abcdef"
-	wallet := newHeldWallet(t)
+	// A wallet that answers at once, except getBalance: that reply waits
+	// for release, and its write's result goes to replied.
+	asked, release, replied := make(chan string, 1), make(chan struct{}), make(chan error, 1)
+	wallet := wallettest.Start(t, func(r wallettest.Request, reply wallettest.Reply) {
+		if r.Type != "getBalance" {
+			_ = reply(wallettest.OK(r, ""))
+			return
+		}
+		asked <- r.UserID
+		go func() {
+			<-release
+			replied <- reply(wallettest.OK(r, `"balance":7,"currency":"EUR"`))
+		}()
+	})
 	addr := freeAddr(t)
 	cmd := exec.Command(gatewayBin)
 	cmd.Dir = "../.."
 	cmd.Env = []string{
 		"HTTP_ADDR=" + addr, "JWT_SECRET=" + secret, "WALLET_SIMULATOR=false", "LOG_LEVEL=debug",
-		"WALLET_PORT=" + strings.TrimPrefix(wallet.ln.Addr().String(), "127.0.0.1:"),
+		"WALLET_PORT=" + strconv.Itoa(wallet.Port),
 	}
 	var logs syncBuffer
 	cmd.Stderr = &logs
@@ -148,7 +99,7 @@ func TestSIGTERMStopsGracefully(t *testing.T) {
 		t.Fatal(err)
 	}
 	select {
-	case <-wallet.asked:
+	case <-asked:
 	case <-time.After(5 * time.Second):
 		t.Fatal("the wallet never saw getBalance")
 	}
@@ -204,8 +155,8 @@ func TestSIGTERMStopsGracefully(t *testing.T) {
 		}
 	}
 	// Only now does the wallet answer: the call is still pending, the link open.
-	close(wallet.release)
-	if err := <-wallet.replied; err != nil {
+	close(release)
+	if err := <-replied; err != nil {
 		t.Fatalf("the wallet link closed before the in-flight call completed: %v", err)
 	}
 	select {

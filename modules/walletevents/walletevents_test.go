@@ -1,7 +1,6 @@
 package walletevents_test
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"io"
 	"net"
@@ -13,6 +12,7 @@ import (
 	"go.uber.org/goleak"
 
 	gt "github.com/gamegate/gamegate/internal/gatewaytest"
+	"github.com/gamegate/gamegate/internal/wallettest"
 	"github.com/gamegate/gamegate/modules/config"
 	"github.com/gamegate/gamegate/pkg/walletproto"
 	"github.com/gamegate/gamegate/pkg/walletsim"
@@ -136,18 +136,14 @@ func TestWalletDown(t *testing.T) {
 
 // A wallet error reply reaches the client as its message.
 func TestWalletErrorBecomesException(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go fakeWallet(t, ln, func(typ, id string) string {
-		if typ == "getBalance" {
-			return `{"type":"getBalance","requestId":"` + id + `","ok":false,"error":{"code":"ACCOUNT_LOCKED","message":"account locked"}}`
+	wallet := wallettest.Start(t, func(r wallettest.Request, reply wallettest.Reply) {
+		if r.Type == "getBalance" {
+			_ = reply(wallettest.Fail(r, "ACCOUNT_LOCKED", "account locked"))
+			return
 		}
-		return `{"type":"` + typ + `","requestId":"` + id + `","ok":true}`
+		_ = reply(wallettest.OK(r, ""))
 	})
-	n := gt.Start(t, walletConfig(ln.Addr().(*net.TCPAddr).Port))
+	n := gt.Start(t, walletConfig(wallet.Port))
 	waitReady(t, n)
 	c := n.Dial(t, gt.Token(t, "alice"))
 	c.Send("getBalance", nil, nil)
@@ -160,18 +156,12 @@ func TestWalletErrorBecomesException(t *testing.T) {
 // A wallet that takes the request and never answers: the client hears of it
 // at the call deadline, and the link stays up for the next call.
 func TestWalletSilenceTimesOut(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go fakeWallet(t, ln, func(typ, id string) string {
-		if typ == "getBalance" {
-			return ""
+	wallet := wallettest.Start(t, func(r wallettest.Request, reply wallettest.Reply) {
+		if r.Type != "getBalance" { // getBalance is never answered
+			_ = reply(wallettest.OK(r, ""))
 		}
-		return `{"type":"` + typ + `","requestId":"` + id + `","ok":true}`
 	})
-	n := gt.Start(t, walletConfig(ln.Addr().(*net.TCPAddr).Port))
+	n := gt.Start(t, walletConfig(wallet.Port))
 	waitReady(t, n)
 	c := n.Dial(t, gt.Token(t, "alice"))
 	c.Send("getBalance", nil, "slow")
@@ -184,35 +174,5 @@ func TestWalletSilenceTimesOut(t *testing.T) {
 	}
 	if code, _ := get(t, n.URL+"/readyz"); code != 200 {
 		t.Fatalf("readyz %d after a timeout", code)
-	}
-}
-
-// fakeWallet answers each request on the first connection with
-// reply(type, requestId), or not at all when that is empty.
-func fakeWallet(t *testing.T, ln net.Listener, reply func(typ, id string) string) {
-	conn, err := ln.Accept()
-	if err != nil {
-		return
-	}
-	defer conn.Close()
-	var hdr [4]byte
-	for {
-		if _, err := io.ReadFull(conn, hdr[:]); err != nil {
-			return
-		}
-		body := make([]byte, binary.BigEndian.Uint32(hdr[:]))
-		if _, err := io.ReadFull(conn, body); err != nil {
-			return
-		}
-		var m struct{ Type, RequestID string }
-		_ = json.Unmarshal(body, &m)
-		out := reply(m.Type, m.RequestID)
-		if out == "" {
-			continue // never answered
-		}
-		frame := binary.BigEndian.AppendUint32(nil, uint32(len(out)))
-		if _, err := conn.Write(append(frame, out...)); err != nil {
-			return
-		}
 	}
 }
