@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
 	"errors"
 	"net"
@@ -33,14 +34,19 @@ const controlFrameMax = 136
 const readBufferSize = 256
 
 // accept upgrades the request like websocket.Accept, with lean buffers. The
-// returned batch carries every write to the connection.
-func accept(w http.ResponseWriter, r *http.Request) (*websocket.Conn, *batch, error) {
+// returned batch carries every write to the connection. WebSocket pongs are
+// reported to hb, when not nil.
+func accept(w http.ResponseWriter, r *http.Request, hb *heartbeat) (*websocket.Conn, *batch, error) {
 	hj, ok := w.(http.Hijacker)
 	if !ok {
 		return nil, nil, errors.New("the response cannot be hijacked")
 	}
+	opts := &websocket.AcceptOptions{InsecureSkipVerify: true}
+	if hb != nil {
+		opts.OnPongReceived = func(context.Context, []byte) { hb.answered() }
+	}
 	lw := &leanWriter{ResponseWriter: w, hj: hj, out: &batch{}}
-	conn, err := websocket.Accept(lw, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	conn, err := websocket.Accept(lw, r, opts)
 	return conn, lw.out, err
 }
 
@@ -163,6 +169,15 @@ func (b *batch) write(p []byte, timeout time.Duration) error {
 func (b *batch) tryWrite(fd uintptr) bool {
 	b.tryN, b.tryErr = syscall.Write(int(fd), b.tryP)
 	return true // one attempt: never wait for the socket here
+}
+
+// opPing is the WebSocket ping opcode.
+const opPing = 0x9
+
+// controlFrame is an unmasked control frame from the server; payload is at
+// most 125 bytes.
+func controlFrame(op byte, payload []byte) []byte {
+	return append([]byte{0x80 | op, byte(len(payload))}, payload...)
 }
 
 // frameRoom is the space newFrame leaves for the longest frame header.

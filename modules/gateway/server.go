@@ -99,12 +99,13 @@ func (s *Server) Handle(ec echo.Context) error {
 		s.log.Debug("handshake refused", zap.String("remote", r.RemoteAddr), zap.Error(err))
 		return echo.NewHTTPError(http.StatusUnauthorized, token.Message(err))
 	}
-	conn, out, err := accept(ec.Response(), r)
+	t := &plain{}
+	conn, out, err := accept(ec.Response(), r, &t.hb)
 	if err != nil {
 		s.log.Debug("upgrade failed", zap.String("remote", r.RemoteAddr), zap.Error(err))
 		return nil // Accept has answered
 	}
-	s.serve(func() { s.session(conn, out, claims, plain{}) })
+	s.serve(func() { s.session(conn, out, claims, t) })
 	return nil
 }
 

@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"sync/atomic"
-	"time"
 
 	"github.com/coder/websocket"
 	"github.com/labstack/echo/v4"
@@ -53,7 +51,7 @@ func (s *Server) HandleSocketIO(ec echo.Context) error {
 	case !s.originAllowed(r):
 		return ec.JSON(http.StatusForbidden, engineError{engineForbidden, "origin not allowed"})
 	}
-	conn, out, err := accept(ec.Response(), r)
+	conn, out, err := accept(ec.Response(), r, nil) // Engine.IO has its own pings
 	if err != nil {
 		s.log.Debug("upgrade failed", zap.String("remote", r.RemoteAddr), zap.Error(err))
 		return nil // Accept has answered
@@ -153,9 +151,7 @@ type sioTransport struct {
 	// skip counts binary attachment frames still to discard after a
 	// refused binary packet.
 	skip int
-	// Keepalive state, touched only by the client's timer and read loop.
-	awaiting atomic.Bool // a ping is out and not answered yet
-	pinged   bool        // the timer's phase: waiting for the pong
+	hb   heartbeat
 }
 
 func (*sioTransport) kind() int { return kindSocketIO }
@@ -201,7 +197,7 @@ func (t *sioTransport) read(s *Server, c *Client, typ websocket.MessageType, msg
 	}
 	switch msg[0] {
 	case socketio.EnginePong:
-		t.awaiting.Store(false)
+		t.hb.answered()
 		return nil
 	case socketio.EnginePing: // an Engine.IO 3 habit; answer it anyway
 		c.enqueue(textFrame([]byte{socketio.EnginePong}))
@@ -242,21 +238,6 @@ func (t *sioTransport) read(s *Server, c *Client, typ websocket.MessageType, msg
 	return nil
 }
 
-// keepalive is Engine.IO's heartbeat: the server sends a ping every
-// pingInterval and the client must answer within pingTimeout. The timer
-// alternates between the two phases.
-func (t *sioTransport) keepalive(c *Client) {
-	if t.pinged {
-		t.pinged = false
-		if t.awaiting.Load() {
-			c.dropSilent()
-			return
-		}
-		c.rearm(max(c.opts.pingInterval-c.opts.pongTimeout, time.Millisecond))
-		return
-	}
-	t.awaiting.Store(true)
-	t.pinged = true
-	c.enqueue(textFrame([]byte{socketio.EnginePing}))
-	c.rearm(c.opts.pongTimeout)
-}
+// keepalive is Engine.IO's heartbeat: a "2" every pingInterval, to be
+// answered "3" within pingTimeout.
+func (t *sioTransport) keepalive(c *Client) { t.hb.beat(c, textFrame([]byte{socketio.EnginePing})) }

@@ -1,9 +1,10 @@
 package gateway
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
+	"sync/atomic"
+	"time"
 
 	"github.com/coder/websocket"
 	"go.uber.org/zap"
@@ -43,23 +44,23 @@ const (
 var errEnd = errors.New("connection closing")
 
 // plain is the contract's transport: {"event","data","id"} text frames and
-// WebSocket pings.
-type plain struct{}
+// WebSocket pings. One per connection: it holds the heartbeat's state.
+type plain struct{ hb heartbeat }
 
-func (plain) kind() int { return kindPlain }
+func (*plain) kind() int { return kindPlain }
 
-func (plain) appendEvent(dst []byte, event string, data json.RawMessage) []byte {
+func (*plain) appendEvent(dst []byte, event string, data json.RawMessage) []byte {
 	return envelope.Append(dst, event, data, nil)
 }
 
-func (plain) appendReply(dst []byte, event string, data, id json.RawMessage) []byte {
+func (*plain) appendReply(dst []byte, event string, data, id json.RawMessage) []byte {
 	return envelope.Append(dst, event, data, id)
 }
 
-func (plain) welcome(*Client) []byte               { return nil }
-func (plain) farewell(websocket.StatusCode) []byte { return nil }
+func (*plain) welcome(*Client) []byte               { return nil }
+func (*plain) farewell(websocket.StatusCode) []byte { return nil }
 
-func (plain) read(s *Server, c *Client, typ websocket.MessageType, msg []byte) error {
+func (*plain) read(s *Server, c *Client, typ websocket.MessageType, msg []byte) error {
 	if typ != websocket.MessageText {
 		c.Close(websocket.StatusUnsupportedData, "binary frames are not supported")
 		return errEnd
@@ -84,16 +85,35 @@ func ignoreSkip(err error) error {
 	return err
 }
 
-// keepalive pings; no pong within pongTimeout drops the connection.
-func (plain) keepalive(c *Client) {
-	ctx, cancel := context.WithTimeout(c.ctx, c.opts.pongTimeout)
-	defer cancel()
-	if err := c.conn.Ping(ctx); err != nil {
-		c.dropSilent()
+// keepalive sends a WebSocket ping; coder/websocket reports the pong (see
+// accept).
+func (t *plain) keepalive(c *Client) { t.hb.beat(c, controlFrame(opPing, nil)) }
+
+// heartbeat pings a client every pingInterval; a ping not answered within
+// pongTimeout drops the connection. The client's timer alternates between
+// the two phases, so no goroutine waits for a pong.
+type heartbeat struct {
+	awaiting atomic.Bool // a ping is out and not answered yet
+	pinged   bool        // the timer's phase; touched only by the timer
+}
+
+func (h *heartbeat) beat(c *Client, ping []byte) {
+	if h.pinged {
+		h.pinged = false
+		if h.awaiting.Load() {
+			c.dropSilent()
+			return
+		}
+		c.rearm(max(c.opts.pingInterval-c.opts.pongTimeout, time.Millisecond))
 		return
 	}
-	c.rearm(c.opts.pingInterval)
+	h.awaiting.Store(true) // before the ping goes out: the pong may be quick
+	h.pinged = true
+	c.enqueue(ping)
+	c.rearm(c.opts.pongTimeout)
 }
+
+func (h *heartbeat) answered() { h.awaiting.Store(false) }
 
 // dropSilent drops a client that stopped answering pings, without a close
 // frame: it is not listening.
