@@ -14,15 +14,12 @@ func runConnections(ctx context.Context, o ConnectionsOptions) (*Report, error) 
 	if err := o.validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", errUsage, err)
 	}
-	p, err := newPool(o.Common, 0, "")
+	x, err := startRun(ctx, "connections", o.Common, o, 0, "")
 	if err != nil {
 		return nil, err
 	}
-	defer p.Close()
-	r := newReport("connections", o.Common, o, p)
-	m, warnings := newMeter(ctx, o.Common, p)
-	defer m.close()
-	r.Warnings = append(r.Warnings, warnings...)
+	defer x.close()
+	p, r, m := x.pool, x.report, x.meter
 
 	before := m.sample(ctx)
 	cr, err := connectPhase(ctx, o.Common, p, r)

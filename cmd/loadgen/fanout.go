@@ -14,15 +14,12 @@ func runFanout(ctx context.Context, o FanoutOptions) (*Report, error) {
 	if err := o.validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", errUsage, err)
 	}
-	p, err := newPool(o.Common, o.Rooms, o.RoomPrefix)
+	x, err := startRun(ctx, "fanout", o.Common, o, o.Rooms, o.RoomPrefix)
 	if err != nil {
 		return nil, err
 	}
-	defer p.Close()
-	r := newReport("fanout", o.Common, o, p)
-	m, warnings := newMeter(ctx, o.Common, p)
-	defer m.close()
-	r.Warnings = append(r.Warnings, warnings...)
+	defer x.close()
+	p, r, m := x.pool, x.report, x.meter
 
 	before := m.sample(ctx)
 	cr, err := connectPhase(ctx, o.Common, p, r)

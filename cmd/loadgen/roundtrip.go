@@ -19,15 +19,12 @@ func runRoundTrips(ctx context.Context, scenario string, o RoundTripOptions) (*R
 			o.Window = 1
 		}
 	}
-	p, err := newPool(o.Common, 0, "")
+	x, err := startRun(ctx, scenario, o.Common, o, 0, "")
 	if err != nil {
 		return nil, err
 	}
-	defer p.Close()
-	r := newReport(scenario, o.Common, o, p)
-	m, warnings := newMeter(ctx, o.Common, p)
-	defer m.close()
-	r.Warnings = append(r.Warnings, warnings...)
+	defer x.close()
+	p, r, m := x.pool, x.report, x.meter
 	if _, err := connectPhase(ctx, o.Common, p, r); err != nil {
 		return nil, err
 	}

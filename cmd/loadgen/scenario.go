@@ -9,6 +9,33 @@ import (
 	"time"
 )
 
+// scenarioRun is what every scenario starts from: its clients, its report, and the
+// meter of the server's and its own CPU.
+type scenarioRun struct {
+	pool   *pool
+	report *Report
+	meter  *meter
+}
+
+// startRun plans the clients of o (in rooms named roomPrefix<n> when rooms
+// is not 0) and starts the report, with options params, and the meter.
+func startRun(ctx context.Context, scenario string, o Common, params any, rooms int, roomPrefix string) (*scenarioRun, error) {
+	p, err := newPool(o, rooms, roomPrefix)
+	if err != nil {
+		return nil, err
+	}
+	r := newReport(scenario, o, params, p)
+	m, warnings := newMeter(ctx, o, p)
+	r.Warnings = append(r.Warnings, warnings...)
+	return &scenarioRun{pool: p, report: r, meter: m}, nil
+}
+
+// close stops the meter, then the clients.
+func (x *scenarioRun) close() {
+	x.meter.close()
+	x.pool.Close()
+}
+
 // newReport starts the report of a run with options params.
 func newReport(scenario string, o Common, params any, p *pool) *Report {
 	limit, _ := raiseFileLimit() // raised already: this reads the limit in force
