@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -162,7 +163,7 @@ func (c *Client) close(code websocket.StatusCode, reason string, drop bool) {
 		c.mu.Unlock()
 		switch {
 		case drain:
-			go c.writeLoop()
+			go c.writeLoop(false)
 		case idle:
 			go c.finishClose()
 		}
@@ -194,46 +195,71 @@ func (c *Client) exception(message string, id json.RawMessage) {
 	c.sendReply("exception", exceptionData{Status: "error", Message: message}, id)
 }
 
-// enqueue adds frame, a complete WebSocket frame, to the outgoing queue. It never blocks on the socket: a
+// enqueue adds frame, a complete WebSocket frame, to the outgoing queue and
+// writes it unless a write is under way. It never blocks on the socket: a
 // full queue closes the client with 1008 "slow consumer" instead.
 func (c *Client) enqueue(frame []byte) bool {
+	taken, start := c.push(frame)
+	if start {
+		c.writeLoop(true)
+	}
+	return taken
+}
+
+// push adds frame to the queue. It reports whether the frame was taken, and
+// whether the caller must start the writing (writeLoop): nobody is writing
+// to the client yet, and from now on others only add to the queue.
+func (c *Client) push(frame []byte) (taken, start bool) {
 	if c.closing.Load() {
-		return false
+		return false, false
 	}
 	c.mu.Lock()
 	if c.closing.Load() {
 		c.mu.Unlock()
-		return false
+		return false, false
 	}
 	if len(c.queue) >= c.opts.maxQueue {
 		c.mu.Unlock()
 		c.hub.metrics.SlowConsumer()
 		c.opts.onSlow(c)
 		c.close(websocket.StatusPolicyViolation, "slow consumer", true)
-		return false
+		return false, false
 	}
 	c.queue = append(c.queue, frame)
-	start := !c.writing
+	start = !c.writing
 	c.writing = true
 	c.mu.Unlock()
-	if start {
-		go c.writeLoop()
-	}
-	return true
+	return true, start
 }
 
 // writeLoop drains the queue, taking every waiting frame per wake-up, and
 // exits when it is empty, closing the connection if a Close is waiting.
-func (c *Client) writeLoop() {
+//
+// The first wake-up runs inline, on the sender's goroutine (a broadcast's
+// fan-out, a handler's reply): the socket almost always takes the frame at
+// once, and a write made there costs no goroutine start and no scheduling.
+// Inline it never waits for the socket or for a close handshake; whatever
+// would wait goes on in a writer goroutine, so one slow client never holds
+// up a broadcast to the others.
+func (c *Client) writeLoop(inline bool) {
 	for {
 		c.mu.Lock()
 		if len(c.queue) == 0 {
 			c.writing = false
 			closeNow := c.closePending
 			c.mu.Unlock()
-			if closeNow {
+			switch {
+			case !closeNow:
+			case inline:
+				go c.finishClose()
+			default:
 				c.finishClose()
 			}
+			return
+		}
+		if !c.out.begin(!inline) {
+			c.mu.Unlock()
+			go c.writeLoop(false)
 			return
 		}
 		frames := c.queue
@@ -243,31 +269,49 @@ func (c *Client) writeLoop() {
 		// The frames gather in the connection's batch (no system call) and
 		// go out in one write. Not c.ctx: a graceful close still drains the
 		// queue after the connection's context has ended.
-		c.out.begin()
 		for _, frame := range frames {
 			if c.dropping.Load() {
 				break
 			}
 			c.out.add(frame)
 		}
-		err := c.out.flush(c.opts.writeTimeout)
+		err := c.out.flush(c.opts.writeTimeout, !inline)
 		clear(frames)
 		c.mu.Lock()
 		c.spare = nil
 		if cap(frames) <= 16 { // a burst's big queue is not kept for an idle client
 			c.spare = frames[:0]
 		}
-		if err != nil {
-			// The socket is gone: nothing queued can be sent.
-			c.dropping.Store(true)
-			clear(c.queue)
-			c.queue = c.queue[:0]
-		}
 		c.mu.Unlock()
-		if err != nil && !c.closing.Load() {
-			c.log.Debug("write failed; dropping connection", zap.String("clientId", c.id), zap.Error(err))
-			_ = c.conn.CloseNow()
+		switch {
+		case errors.Is(err, errWouldBlock):
+			go c.finishWrite()
+			return
+		case err != nil:
+			c.writeFailed(err)
 		}
+	}
+}
+
+// finishWrite sends, in a writer goroutine, the rest of a batch the socket
+// did not take at once, then drains the queue.
+func (c *Client) finishWrite() {
+	if err := c.out.flush(c.opts.writeTimeout, true); err != nil {
+		c.writeFailed(err)
+	}
+	c.writeLoop(false)
+}
+
+// writeFailed drops what is queued: the socket is gone.
+func (c *Client) writeFailed(err error) {
+	c.mu.Lock()
+	c.dropping.Store(true)
+	clear(c.queue)
+	c.queue = c.queue[:0]
+	c.mu.Unlock()
+	if !c.closing.Load() {
+		c.log.Debug("write failed; dropping connection", zap.String("clientId", c.id), zap.Error(err))
+		_ = c.conn.CloseNow()
 	}
 }
 

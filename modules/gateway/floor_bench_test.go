@@ -15,11 +15,20 @@ import (
 // writer (the kernel runs the receiving side's TCP work in that call too),
 // and what a write carrying several frames costs. The writer runs on a
 // locked thread whose own CPU time (RUSAGE_THREAD) is divided by writes;
-// readers drain every socket on other threads.
+// readers drain every socket on other threads. "bursts" is the steady
+// fan-out's pattern: one frame to each of 5,000 sockets, then 100 ms idle, so
+// every write wakes a reader that was waiting.
 func BenchmarkLoopbackWriteFloor(b *testing.B) {
 	frame := append([]byte{0x81, 70}, make([]byte, 70)...) // a ~70-byte notification frame
-	for _, tc := range []struct{ sockets, framesPerWrite int }{{1000, 1}, {1000, 4}} {
-		b.Run(fmt.Sprintf("sockets=%d/frames=%d", tc.sockets, tc.framesPerWrite), func(b *testing.B) {
+	for _, tc := range []struct {
+		sockets, framesPerWrite int
+		pause                   time.Duration
+	}{{1000, 1, 0}, {1000, 4, 0}, {5000, 1, 100 * time.Millisecond}} {
+		name := fmt.Sprintf("sockets=%d/frames=%d", tc.sockets, tc.framesPerWrite)
+		if tc.pause > 0 {
+			name += "/bursts"
+		}
+		b.Run(name, func(b *testing.B) {
 			conns := loopbackPairs(b, tc.sockets)
 			buf := make([]byte, 0, len(frame)*tc.framesPerWrite)
 			for range tc.framesPerWrite {
@@ -27,17 +36,19 @@ func BenchmarkLoopbackWriteFloor(b *testing.B) {
 			}
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
-			start := threadCPU(b)
+			var cpu time.Duration
 			writes := 0
 			for b.Loop() {
+				start := threadCPU(b)
 				for _, c := range conns {
 					if _, err := c.Write(buf); err != nil {
 						b.Fatal(err)
 					}
 				}
+				cpu += threadCPU(b) - start
 				writes += len(conns)
+				time.Sleep(tc.pause)
 			}
-			cpu := threadCPU(b) - start
 			b.ReportMetric(float64(cpu.Nanoseconds())/float64(writes), "cpu-ns/write")
 			b.ReportMetric(float64(cpu.Nanoseconds())/float64(writes*tc.framesPerWrite), "cpu-ns/frame")
 		})

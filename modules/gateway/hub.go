@@ -1,10 +1,12 @@
 package gateway
 
 import (
-	"go.uber.org/fx"
 	"hash/maphash"
+	"runtime"
 	"sync"
 	"sync/atomic"
+
+	"go.uber.org/fx"
 )
 
 // shardCount spreads rooms and clients over independent locks so joins,
@@ -21,8 +23,8 @@ type Delivery struct {
 }
 
 // Hub is the node's registry of connected clients and the rooms they are in.
-// It only enqueues: socket writes happen in each client's writer, never under
-// a hub lock.
+// It never writes to a socket under a hub lock: a broadcast copies the
+// member list and releases the lock first.
 type Hub struct {
 	seed    maphash.Seed
 	rooms   [shardCount]roomShard
@@ -170,16 +172,63 @@ func (h *Hub) Deliver(d Delivery) int {
 		}
 		s.mu.RUnlock()
 	}
-	n := 0
-	for i, c := range members {
-		if c.id != d.Except && c.enqueue(d.Msg.frame(c.t)) {
-			n++
-		}
-		members[i] = nil
-	}
+	n := fanout(members, d)
+	clear(members)
 	*sp = members[:0]
 	snapshotPool.Put(sp)
 	h.metrics.MessagesOut(d.Msg.Event, n)
+	return n
+}
+
+// fanoutChunk is how many members a fan-out goroutine writes to at a time.
+const fanoutChunk = 256
+
+// fanout sends d.Msg to members and returns how many took it. First the
+// frame is queued for every member, then each member nobody was writing to
+// gets one write: a frame another broadcast queues meanwhile goes out in
+// the same write. Each write is a system call of several µs, so a big room
+// is split in chunks that every CPU works through, the caller included.
+func fanout(members []*Client, d Delivery) int {
+	n := 0
+	idle := members[:0] // filtered in place: Deliver clears members after
+	for _, c := range members {
+		if c.id == d.Except {
+			continue
+		}
+		taken, start := c.push(d.Msg.frame(c.t))
+		if taken {
+			n++
+		}
+		if start {
+			idle = append(idle, c)
+		}
+	}
+	write := func(cs []*Client) {
+		for _, c := range cs {
+			c.writeLoop(true)
+		}
+	}
+	workers := min(runtime.GOMAXPROCS(0), (len(idle)+fanoutChunk-1)/fanoutChunk)
+	if workers <= 1 {
+		write(idle)
+		return n
+	}
+	var next atomic.Int64
+	work := func() {
+		for {
+			i := int(next.Add(fanoutChunk)) - fanoutChunk
+			if i >= len(idle) {
+				return
+			}
+			write(idle[i:min(i+fanoutChunk, len(idle))])
+		}
+	}
+	var wg sync.WaitGroup
+	for range workers - 1 {
+		wg.Go(work)
+	}
+	work()
+	wg.Wait()
 	return n
 }
 

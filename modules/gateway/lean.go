@@ -82,7 +82,7 @@ func (w *leanWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 type batch struct {
 	mu       sync.Mutex
 	conn     net.Conn
-	raw      syscall.RawConn // for a first write that cannot block; nil if unavailable
+	raw      syscall.RawConn // for a write that cannot block; nil if unavailable
 	batching bool
 	buf      *[]byte
 
@@ -93,6 +93,10 @@ type batch struct {
 	tryN   int
 	tryErr error
 }
+
+// errWouldBlock is flush's answer, without wait, when the socket did not
+// take the whole batch: the rest is kept for the next flush.
+var errWouldBlock = errors.New("socket full")
 
 var batchBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
@@ -109,11 +113,18 @@ func (b *batch) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (b *batch) begin() {
-	b.mu.Lock()
+// begin starts a batch. Without wait it gives up, returning false, if
+// another write holds the connection (a control frame to a full socket).
+func (b *batch) begin(wait bool) bool {
+	if wait {
+		b.mu.Lock()
+	} else if !b.mu.TryLock() {
+		return false
+	}
 	b.batching = true
 	b.buf = batchBufs.Get().(*[]byte)
 	b.mu.Unlock()
+	return true
 }
 
 // add appends complete frames to the batch.
@@ -123,14 +134,22 @@ func (b *batch) add(frame []byte) {
 	b.mu.Unlock()
 }
 
-// flush ends the batch and writes it, within timeout.
-func (b *batch) flush(timeout time.Duration) error {
+// flush writes the batch. With wait it waits for the socket, within
+// timeout, and ends the batch. Without, it writes what the socket takes at
+// once; if that is not everything it returns errWouldBlock and the batch
+// stays open with the rest, so nothing written meanwhile (a pong) can come
+// between the bytes of a frame, until a flush with wait sends it.
+func (b *batch) flush(timeout time.Duration, wait bool) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.batching = false
 	buf := b.buf
+	n, err := b.write(*buf, timeout, wait)
+	if errors.Is(err, errWouldBlock) {
+		*buf = (*buf)[:copy(*buf, (*buf)[n:])]
+		return err
+	}
+	b.batching = false
 	b.buf = nil
-	err := b.write(*buf, timeout)
 	if cap(*buf) <= maxPooledBatch {
 		*buf = (*buf)[:0]
 		batchBufs.Put(buf)
@@ -138,13 +157,15 @@ func (b *batch) flush(timeout time.Duration) error {
 	return err
 }
 
-// write sends p. The socket usually has room, so it first tries a write
-// that cannot block; only what is left then waits, under a deadline. That
-// spares the two timer updates of setting and clearing a deadline per write.
-func (b *batch) write(p []byte, timeout time.Duration) error {
+// write sends p and reports how much went out. The socket usually has
+// room, so it first tries a write that cannot block; only what is left then
+// waits, under a deadline, if wait allows (else errWouldBlock). That spares
+// the two timer updates of setting and clearing a deadline per write.
+func (b *batch) write(p []byte, timeout time.Duration, wait bool) (int, error) {
 	if len(p) == 0 {
-		return nil
+		return 0, nil
 	}
+	done := 0
 	if b.raw != nil {
 		b.tryP = p
 		err := b.raw.Write(b.try)
@@ -152,18 +173,21 @@ func (b *batch) write(p []byte, timeout time.Duration) error {
 		b.tryP, b.tryErr = nil, nil
 		switch {
 		case err != nil:
-			return err
+			return 0, err
 		case n == len(p):
-			return nil
+			return n, nil
 		case werr != nil && werr != syscall.EAGAIN && werr != syscall.EINTR:
-			return werr
+			return 0, werr
 		}
-		p = p[max(n, 0):]
+		done = max(n, 0)
+	}
+	if !wait {
+		return done, errWouldBlock
 	}
 	_ = b.conn.SetWriteDeadline(time.Now().Add(timeout))
-	_, err := b.conn.Write(p)
+	n, err := b.conn.Write(p[done:])
 	_ = b.conn.SetWriteDeadline(time.Time{})
-	return err
+	return done + n, err
 }
 
 func (b *batch) tryWrite(fd uintptr) bool {

@@ -132,6 +132,46 @@ func TestSlowConsumerClosedOthersUnaffected(t *testing.T) {
 	fast.Alive()
 }
 
+// A member that stops reading for a while, but not long enough to fill its
+// queue, gets everything, whole and in order, once it reads again: the
+// frames its full socket could not take at once wait in its writer, and
+// the broadcasts to it went on meanwhile.
+func TestFullSocketDeliversIntactAfterwards(t *testing.T) {
+	cfg := gt.Config()
+	cfg.Gateway.QueueSize = 2048
+	n := gt.Start(t, cfg)
+	conn, _, err := n.DialRaw(gt.Token(t, "napper"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	napper := gt.Paused(t, conn)
+	napper.Send("joinRoom", map[string]string{"roomId": "arena"}, nil)
+	gt.WaitFor(t, gt.Timeout, func() error {
+		if n.Hub.Rooms() != 2 {
+			return fmt.Errorf("rooms %d", n.Hub.Rooms())
+		}
+		return nil
+	})
+	// 32 MB: more than the kernel buffers of a loopback connection hold.
+	const count = 2000
+	payload := strings.Repeat("y", 16<<10)
+	for i := range count {
+		if err := n.Emitter.ToRoom(t.Context(), "arena", "tick", fmt.Sprintf("%d-%s", i, payload)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	napper.Resume()
+	napper.Expect("connected")
+	napper.Expect("joinedRoom")
+	for i := range count {
+		f := napper.Expect("tick")
+		if want := fmt.Sprintf(`"%d-%s"`, i, payload); string(f.Data) != want {
+			t.Fatalf("tick %d: got %d bytes %.20q…", i, len(f.Data), f.Data)
+		}
+	}
+	napper.Alive()
+}
+
 // A client that never answers the server's ping is dropped.
 func TestNoPongDropsConnection(t *testing.T) {
 	cfg := gt.Config()
