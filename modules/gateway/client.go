@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -22,6 +23,8 @@ type Client struct {
 	roles  []string
 	conn   *websocket.Conn
 	out    *batch
+	in     *bufio.Reader
+	noPark bool // see leanConn.pipelined
 	t      transport
 	hub    *Hub
 	log    *zap.Logger
@@ -42,7 +45,13 @@ type Client struct {
 	dropping     atomic.Bool // queued frames are discarded
 
 	closeOnce sync.Once
-	closed    chan struct{} // closed once the connection is closed
+	closed    chan struct{} // closed once the close frame is out, or the connection closed
+	closeSent atomic.Bool   // the client has closeTimeout to answer our close frame
+
+	// The reader: at most one goroutine reads at a time; between messages
+	// an idle client waits in the idle poller with none (parked).
+	parked    atomic.Bool
+	idleToken uint64 // the reader's
 
 	roomsMu sync.Mutex
 	rooms   map[string]struct{}
@@ -59,7 +68,11 @@ type clientOptions struct {
 	pingInterval time.Duration
 	pongTimeout  time.Duration
 	onSlow       func(*Client)
+	resume       func(*Client) // reads on, in a new goroutine, for a parked client
 }
+
+// closeTimeout is how long a client has to answer our close frame.
+const closeTimeout = 5 * time.Second
 
 // ID is the client's id, unique on this node, as sent in `connected`.
 func (c *Client) ID() string { return c.id }
@@ -170,10 +183,35 @@ func (c *Client) close(code websocket.StatusCode, reason string, drop bool) {
 	})
 }
 
-// finishClose runs the close handshake, once, after the last write.
+// finishClose starts the close handshake, once, after the last write: the
+// close frame goes out and the reader, seeing the client's answer, ends the
+// connection; the client's timer cuts it off if no answer comes within
+// closeTimeout. Not coder/websocket's Close: it would read the connection
+// itself while the reader does.
 func (c *Client) finishClose() {
 	defer close(c.closed)
-	_ = c.conn.Close(c.closeCode, c.closeReason)
+	if err := c.out.seal(closeFrame(c.closeCode, c.closeReason), c.opts.writeTimeout); err != nil {
+		c.hangUp()
+		return
+	}
+	c.mu.Lock()
+	c.closeSent.Store(true)
+	c.pinger.Reset(closeTimeout)
+	c.mu.Unlock()
+}
+
+// hangUp cuts the connection now. A parked reader is woken to see the end
+// and clean up.
+func (c *Client) hangUp() {
+	_ = c.conn.CloseNow()
+	c.unpark()
+}
+
+// unpark starts a reader for c if c is parked, and only then.
+func (c *Client) unpark() {
+	if c.parked.CompareAndSwap(true, false) {
+		go c.opts.resume(c)
+	}
 }
 
 // sendReply queues a handler's reply or an exception, echoing the request id.
@@ -311,7 +349,7 @@ func (c *Client) writeFailed(err error) {
 	c.mu.Unlock()
 	if !c.closing.Load() {
 		c.log.Debug("write failed; dropping connection", zap.String("clientId", c.id), zap.Error(err))
-		_ = c.conn.CloseNow()
+		c.hangUp()
 	}
 }
 

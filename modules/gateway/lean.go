@@ -21,9 +21,12 @@ import (
 // broadcast's complete frame is the same bytes for every member, built once
 // (frame) and appended to each client's batch, which the client's writer
 // sends with one system call per wake-up however many frames it holds.
-// coder/websocket still reads, answers pings and runs the close handshake;
-// its control frames (at most 129 bytes) fit its writer's buffer, so each
-// reaches the batch in one Write and never interleaves with a data frame.
+// coder/websocket still reads messages and refuses what breaks the
+// protocol; the gateway answers pings and pongs between messages (control)
+// and sends its own close frame (Client.finishClose), so that only the
+// reader ever reads the connection. coder/websocket's control frames (at
+// most 129 bytes) fit its writer's buffer, so each reaches the batch in one
+// Write and never interleaves with a data frame.
 
 // controlFrameMax is the largest control frame a server writes: a 2-byte
 // header and up to 125 bytes of payload, rounded up.
@@ -33,27 +36,41 @@ const controlFrameMax = 136
 // messages are read through it; larger payloads bypass it.
 const readBufferSize = 256
 
-// accept upgrades the request like websocket.Accept, with lean buffers. The
-// returned batch carries every write to the connection. WebSocket pongs are
-// reported to hb, when not nil.
-func accept(w http.ResponseWriter, r *http.Request, hb *heartbeat) (*websocket.Conn, *batch, error) {
+// leanConn is an accepted connection.
+type leanConn struct {
+	conn *websocket.Conn
+	out  *batch         // every write goes through it
+	in   *bufio.Reader  // coder/websocket reads through it; so does Client.control
+	// The client sent bytes right behind its handshake: coder/websocket
+	// holds them outside in, so the connection never waits in the idle
+	// poller, which only sees the socket.
+	pipelined bool
+}
+
+// accept upgrades the request like websocket.Accept, with lean buffers.
+// WebSocket pongs are reported to hb, when not nil.
+func accept(w http.ResponseWriter, r *http.Request, hb *heartbeat) (*leanConn, error) {
 	hj, ok := w.(http.Hijacker)
 	if !ok {
-		return nil, nil, errors.New("the response cannot be hijacked")
+		return nil, errors.New("the response cannot be hijacked")
 	}
 	opts := &websocket.AcceptOptions{InsecureSkipVerify: true}
 	if hb != nil {
 		opts.OnPongReceived = func(context.Context, []byte) { hb.answered() }
 	}
-	lw := &leanWriter{ResponseWriter: w, hj: hj, out: &batch{}}
+	lw := &leanWriter{ResponseWriter: w, hj: hj, lc: &leanConn{out: &batch{}}}
 	conn, err := websocket.Accept(lw, r, opts)
-	return conn, lw.out, err
+	if err != nil {
+		return nil, err
+	}
+	lw.lc.conn = conn
+	return lw.lc, nil
 }
 
 type leanWriter struct {
 	http.ResponseWriter
-	hj  http.Hijacker
-	out *batch
+	hj http.Hijacker
+	lc *leanConn
 }
 
 func (w *leanWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
@@ -61,19 +78,22 @@ func (w *leanWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	w.out.conn = conn
+	out := w.lc.out
+	out.conn = conn
 	rd := brw.Reader
 	// Bytes the client sent right behind its handshake sit in net/http's
 	// reader: keep that one then, rather than lose them.
-	if rd.Buffered() == 0 {
+	w.lc.pipelined = rd.Buffered() > 0
+	if !w.lc.pipelined {
 		rd = bufio.NewReaderSize(conn, readBufferSize)
 	}
+	w.lc.in = rd
 	if sc, ok := conn.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
-			w.out.raw, w.out.try = raw, w.out.tryWrite
+			out.raw, out.try = raw, out.tryWrite
 		}
 	}
-	return conn, bufio.NewReadWriter(rd, bufio.NewWriterSize(w.out, controlFrameMax)), nil
+	return conn, bufio.NewReadWriter(rd, bufio.NewWriterSize(out, controlFrameMax)), nil
 }
 
 // batch is the connection's writer. Outside a batch a write goes straight
@@ -84,6 +104,7 @@ type batch struct {
 	conn     net.Conn
 	raw      syscall.RawConn // for a write that cannot block; nil if unavailable
 	batching bool
+	sealed   bool // the close frame is out
 	buf      *[]byte
 
 	// The one non-blocking attempt of write, bound once so that passing it
@@ -106,6 +127,9 @@ const maxPooledBatch = 256 << 10
 func (b *batch) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.sealed {
+		return len(p), nil // after our close frame, nothing more
+	}
 	if !b.batching {
 		return b.conn.Write(p)
 	}
@@ -157,6 +181,15 @@ func (b *batch) flush(timeout time.Duration, wait bool) error {
 	return err
 }
 
+// seal writes the close frame, within timeout; later writes are dropped.
+func (b *batch) seal(frame []byte, timeout time.Duration) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.sealed = true
+	_, err := b.write(frame, timeout, true)
+	return err
+}
+
 // write sends p and reports how much went out. The socket usually has
 // room, so it first tries a write that cannot block; only what is left then
 // waits, under a deadline, if wait allows (else errWouldBlock). That spares
@@ -195,13 +228,57 @@ func (b *batch) tryWrite(fd uintptr) bool {
 	return true // one attempt: never wait for the socket here
 }
 
-// opPing is the WebSocket ping opcode.
-const opPing = 0x9
+// WebSocket control opcodes.
+const (
+	opClose = 0x8
+	opPing  = 0x9
+	opPong  = 0xA
+)
+
+// closeFrame is the close frame with code and reason, a reason too long
+// for a control frame cut short.
+func closeFrame(code websocket.StatusCode, reason string) []byte {
+	p := binary.BigEndian.AppendUint16(make([]byte, 0, 2+len(reason)), uint16(code))
+	return controlFrame(opClose, append(p, reason[:min(len(reason), 123)]...))
+}
 
 // controlFrame is an unmasked control frame from the server; payload is at
 // most 125 bytes.
 func controlFrame(op byte, payload []byte) []byte {
 	return append([]byte{0x80 | op, byte(len(payload))}, payload...)
+}
+
+// control reads a ping or pong at the head of the input, if one is there,
+// and answers it. Done here rather than by coder/websocket, whose Reader
+// returns only with a message: a client's pong would leave the reader
+// waiting in it (holding a goroutine) for the next message. Anything else,
+// or a control frame that breaks the protocol, is left to coder/websocket.
+func (c *Client) control() (bool, error) {
+	h, err := c.in.Peek(2)
+	if err != nil {
+		return false, err
+	}
+	op, n := h[0]&0x0F, int(h[1]&0x7F)
+	// FIN, no RSV bits, masked (as every client frame must be), and a
+	// control frame's length.
+	if op != opPing && op != opPong || h[0]&0xF0 != 0x80 || h[1]&0x80 == 0 || n > 125 {
+		return false, nil
+	}
+	f, err := c.in.Peek(6 + n)
+	if err != nil {
+		return false, err
+	}
+	if op == opPing {
+		payload := make([]byte, n)
+		for i := range payload {
+			payload[i] = f[6+i] ^ f[2+i%4]
+		}
+		c.enqueue(controlFrame(opPong, payload))
+	} else {
+		c.t.pong()
+	}
+	_, err = c.in.Discard(6 + n)
+	return true, err
 }
 
 // frameRoom is the space newFrame leaves for the longest frame header.

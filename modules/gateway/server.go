@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"path"
@@ -37,6 +38,7 @@ type Server struct {
 	hooks    []Hooks
 	metrics  Metrics
 	copts    clientOptions
+	idle     *idlePoller
 
 	ctx      context.Context // bounds Socket.IO handshakes; cancelled by Stop
 	cancel   context.CancelFunc
@@ -81,6 +83,12 @@ func NewServer(p Params) (*Server, error) {
 				zap.String("clientId", c.id), zap.String("userId", c.userID), zap.Int("queueSize", cfg.QueueSize))
 		},
 	}
+	s.copts.resume = s.read
+	idle, err := newIdlePoller()
+	if err != nil {
+		return nil, fmt.Errorf("gateway: idle poller: %w", err)
+	}
+	s.idle = idle
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s, nil
 }
@@ -100,24 +108,22 @@ func (s *Server) Handle(ec echo.Context) error {
 		return echo.NewHTTPError(http.StatusUnauthorized, token.Message(err))
 	}
 	t := &plain{}
-	conn, out, err := accept(ec.Response(), r, &t.hb)
+	lc, err := accept(ec.Response(), r, &t.hb)
 	if err != nil {
 		s.log.Debug("upgrade failed", zap.String("remote", r.RemoteAddr), zap.Error(err))
 		return nil // Accept has answered
 	}
-	s.serve(func() { s.session(conn, out, claims, t) })
+	s.serve(func() { s.session(lc, claims, t) })
 	return nil
 }
 
-// serve runs a connection's session in a goroutine of its own and lets the
-// HTTP handler return: the request, echo's context and the stack the
+// serve starts a connection's session in a goroutine of its own and lets
+// the HTTP handler return: the request, echo's context and the stack the
 // handshake grew are released, which is most of an idle connection's cost.
+// The session calls s.conns.Done when the connection has ended.
 func (s *Server) serve(session func()) {
 	s.conns.Add(1)
-	go func() {
-		defer s.conns.Done()
-		session()
-	}()
+	go session()
 }
 
 // originAllowed applies gateway.cors.origins. Requests without an Origin
@@ -152,14 +158,16 @@ func (s *Server) originAllowed(r *http.Request) bool {
 
 // session serves an authenticated connection until it ends: the greeting,
 // the personal room, the connect hooks, then the read loop.
-func (s *Server) session(conn *websocket.Conn, out *batch, claims token.Claims, t transport) {
-	conn.SetReadLimit(s.cfg.MaxMessageBytes)
+func (s *Server) session(lc *leanConn, claims token.Claims, t transport) {
+	lc.conn.SetReadLimit(s.cfg.MaxMessageBytes)
 	c := &Client{
 		id:      rand.Text(),
 		userID:  claims.Subject,
 		roles:   claims.Roles,
-		conn:    conn,
-		out:     out,
+		conn:    lc.conn,
+		out:     lc.out,
+		in:      lc.in,
+		noPark:  lc.pipelined,
 		t:       t,
 		hub:     s.hub,
 		log:     s.log,
@@ -171,8 +179,13 @@ func (s *Server) session(conn *websocket.Conn, out *batch, claims token.Claims, 
 	// Not derived from a server context: that would cost every connection an
 	// entry in the parent's table. Stop cancels what it must itself.
 	c.ctx, c.cancel = context.WithCancel(context.Background())
-	c.pinger = time.AfterFunc(s.cfg.PingInterval, func() { t.keepalive(c) })
-	defer s.cleanup(c)
+	c.pinger = time.AfterFunc(s.cfg.PingInterval, func() {
+		if c.closeSent.Load() {
+			c.hangUp() // no answer to our close frame
+			return
+		}
+		t.keepalive(c)
+	})
 
 	if w := t.welcome(c); w != nil {
 		c.enqueue(textFrame(w))
@@ -194,10 +207,15 @@ func (s *Server) session(conn *websocket.Conn, out *batch, claims token.Claims, 
 		}
 	}
 	s.log.Debug("client connected", zap.String("clientId", c.id), zap.String("userId", c.userID))
-	s.readLoop(c)
+	if !s.park(c) {
+		s.read(c)
+	}
 }
 
+// cleanup ends a session, in its reader.
 func (s *Server) cleanup(c *Client) {
+	defer s.conns.Done()
+	s.idle.forget(c)
 	c.leaveAll()
 	// A client that left abandons its handlers' work; on a graceful stop,
 	// handlers under way (a wallet call, say) finish first, bounded by Stop.
@@ -214,6 +232,7 @@ func (s *Server) cleanup(c *Client) {
 		close(c.closed)
 	})
 	<-c.closed
+	_ = c.conn.CloseNow() // after a close frame: the client answered, or will not
 	c.mu.Lock()
 	c.pinger.Stop()
 	c.mu.Unlock()
@@ -227,27 +246,51 @@ func (s *Server) cleanup(c *Client) {
 
 var readBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-func (s *Server) readLoop(c *Client) {
+// read serves c's messages. When c has nothing more to say for now, it
+// parks c in the idle poller and returns, ending its goroutine; the poller
+// calls read again, in a new goroutine, when data arrives. When the
+// connection ends, read cleans up.
+func (s *Server) read(c *Client) {
 	for {
-		// A context without Done: closing the connection ends the read,
-		// and no timer is set up per message.
-		typ, rd, err := c.conn.Reader(context.Background())
-		if err != nil {
+		if err := s.readFrame(c); err != nil {
+			s.cleanup(c)
 			return
 		}
-		buf := readBufs.Get().(*bytes.Buffer)
-		buf.Reset()
-		_, err = buf.ReadFrom(rd)
-		if err == nil {
-			err = c.t.read(s, c, typ, buf.Bytes())
-		}
-		if buf.Cap() <= 64<<10 {
-			readBufs.Put(buf)
-		}
-		if err != nil {
+		if s.park(c) {
 			return
 		}
 	}
+}
+
+// park hands c to the idle poller if nothing of c's is buffered, and
+// reports whether it did; if so, c is not this goroutine's any more.
+func (s *Server) park(c *Client) bool {
+	return c.in.Buffered() == 0 && !c.noPark && s.idle.park(c)
+}
+
+// readFrame reads what comes next: a ping or pong, answered here, or a
+// message, through coder/websocket, which also answers close frames and
+// refuses what breaks the protocol.
+func (s *Server) readFrame(c *Client) error {
+	if ok, err := c.control(); ok || err != nil {
+		return err
+	}
+	// A context without Done: closing the connection ends the read, and no
+	// timer is set up per message.
+	typ, rd, err := c.conn.Reader(context.Background())
+	if err != nil {
+		return err
+	}
+	buf := readBufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	_, err = buf.ReadFrom(rd)
+	if err == nil {
+		err = c.t.read(s, c, typ, buf.Bytes())
+	}
+	if buf.Cap() <= 64<<10 {
+		readBufs.Put(buf)
+	}
+	return err
 }
 
 var errRateLimited = errors.New("rate limit exceeded")
@@ -333,6 +376,7 @@ func (s *Server) call(c *Client, h Handler, env envelope.Envelope) (*Reply, erro
 func (s *Server) Stop(ctx context.Context) error {
 	s.stopping.Store(true)
 	s.cancel() // handshakes under way: those clients never joined
+	defer s.idle.stop() // once every connection has ended
 	s.hub.each(func(c *Client) { c.Close(websocket.StatusGoingAway, "server stopping") })
 	done := make(chan struct{})
 	go func() { s.conns.Wait(); close(done) }()
@@ -342,7 +386,7 @@ func (s *Server) Stop(ctx context.Context) error {
 	case <-ctx.Done():
 		s.hub.each(func(c *Client) {
 			c.cancel()
-			_ = c.conn.CloseNow()
+			c.hangUp()
 		})
 		<-done
 		return ctx.Err()

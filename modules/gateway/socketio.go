@@ -51,7 +51,7 @@ func (s *Server) HandleSocketIO(ec echo.Context) error {
 	case !s.originAllowed(r):
 		return ec.JSON(http.StatusForbidden, engineError{engineForbidden, "origin not allowed"})
 	}
-	conn, out, err := accept(ec.Response(), r, nil) // Engine.IO has its own pings
+	lc, err := accept(ec.Response(), r, nil) // Engine.IO has its own pings
 	if err != nil {
 		s.log.Debug("upgrade failed", zap.String("remote", r.RemoteAddr), zap.Error(err))
 		return nil // Accept has answered
@@ -60,15 +60,16 @@ func (s *Server) HandleSocketIO(ec echo.Context) error {
 	// is released when this handler returns.
 	auth := sioAuth{fallback: token.FromRequest(r), remote: r.RemoteAddr}
 	s.serve(func() {
-		conn.SetReadLimit(s.cfg.MaxMessageBytes)
+		lc.conn.SetReadLimit(s.cfg.MaxMessageBytes)
 		t := &sioTransport{ns: s.cfg.Path}
-		claims, err := s.sioHandshake(conn, auth, t)
+		claims, err := s.sioHandshake(lc.conn, auth, t)
 		if err != nil {
 			s.log.Debug("socket.io handshake ended", zap.String("remote", auth.remote), zap.Error(err))
-			_ = conn.CloseNow()
+			_ = lc.conn.CloseNow()
+			s.conns.Done()
 			return
 		}
-		s.session(conn, out, claims, t)
+		s.session(lc, claims, t)
 	})
 	return nil
 }
@@ -241,3 +242,7 @@ func (t *sioTransport) read(s *Server, c *Client, typ websocket.MessageType, msg
 // keepalive is Engine.IO's heartbeat: a "2" every pingInterval, to be
 // answered "3" within pingTimeout.
 func (t *sioTransport) keepalive(c *Client) { t.hb.beat(c, textFrame([]byte{socketio.EnginePing})) }
+
+// pong: Engine.IO keeps alive with its own packets; WebSocket pongs are
+// only accepted.
+func (*sioTransport) pong() {}

@@ -32,6 +32,8 @@ type transport interface {
 	read(s *Server, c *Client, typ websocket.MessageType, msg []byte) error
 	// keepalive runs on the client's timer, which it re-arms.
 	keepalive(c *Client)
+	// pong is a WebSocket pong from the client.
+	pong()
 }
 
 const (
@@ -115,6 +117,8 @@ func (h *heartbeat) beat(c *Client, ping []byte) {
 
 func (h *heartbeat) answered() { h.awaiting.Store(false) }
 
+func (t *plain) pong() { t.hb.answered() }
+
 // dropSilent drops a client that stopped answering pings, without a close
 // frame: it is not listening.
 func (c *Client) dropSilent() {
@@ -123,5 +127,5 @@ func (c *Client) dropSilent() {
 	}
 	c.log.Info("no pong from client; dropping connection",
 		zap.String("clientId", c.id), zap.String("userId", c.userID), zap.Duration("pongTimeout", c.opts.pongTimeout))
-	_ = c.conn.CloseNow()
+	c.hangUp()
 }
