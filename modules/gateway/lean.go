@@ -39,8 +39,8 @@ const readBufferSize = 256
 // leanConn is an accepted connection.
 type leanConn struct {
 	conn *websocket.Conn
-	out  *batch         // every write goes through it
-	in   *bufio.Reader  // coder/websocket reads through it; so does Client.control
+	out  *batch        // every write goes through it
+	in   *bufio.Reader // coder/websocket reads through it; so does Client.control
 	// The client sent bytes right behind its handshake: coder/websocket
 	// holds them outside in, so the connection never waits in the idle
 	// poller, which only sees the socket.

@@ -375,7 +375,7 @@ func (s *Server) call(c *Client, h Handler, env envelope.Envelope) (*Reply, erro
 // their handlers to finish, bounded by ctx.
 func (s *Server) Stop(ctx context.Context) error {
 	s.stopping.Store(true)
-	s.cancel() // handshakes under way: those clients never joined
+	s.cancel()          // handshakes under way: those clients never joined
 	defer s.idle.stop() // once every connection has ended
 	s.hub.each(func(c *Client) { c.Close(websocket.StatusGoingAway, "server stopping") })
 	done := make(chan struct{})
