@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -48,10 +49,15 @@ type Client struct {
 	closed    chan struct{} // closed once the close frame is out, or the connection closed
 	closeSent atomic.Bool   // the client has closeTimeout to answer our close frame
 
-	// The reader: at most one goroutine reads at a time; between messages
-	// an idle client waits in the idle poller with none (parked).
+	// The reader: at most one goroutine reads at a time. A client that
+	// sends events keeps its reader waiting for the next one; a quiet
+	// client waits in the idle poller with none (parked).
 	parked    atomic.Bool
-	idleToken uint64 // the reader's
+	idleToken uint64      // the reader's
+	spoke     atomic.Bool // an event came since the timer's last tick
+	waitMu    sync.Mutex
+	waiting   bool // the reader waits for the client's next frame
+	kicked    bool // and its wait was cut short, to park
 
 	roomsMu sync.Mutex
 	rooms   map[string]struct{}
@@ -198,6 +204,48 @@ func (c *Client) finishClose() {
 	c.closeSent.Store(true)
 	c.pinger.Reset(closeTimeout)
 	c.mu.Unlock()
+}
+
+// await waits until the client has sent something, unless kick cuts the
+// wait short: then it returns errQuiet.
+func (c *Client) await() error {
+	if c.in.Buffered() > 0 {
+		return nil
+	}
+	c.waitMu.Lock()
+	c.waiting = true
+	c.waitMu.Unlock()
+	_, err := c.in.Peek(1)
+	c.waitMu.Lock()
+	kicked := c.kicked
+	c.waiting, c.kicked = false, false
+	c.waitMu.Unlock()
+	if !kicked {
+		return err
+	}
+	_ = c.out.conn.SetReadDeadline(time.Time{})
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return errQuiet
+	}
+	return err
+}
+
+// errQuiet ends a reader's wait for a client that has gone quiet.
+var errQuiet = errors.New("client quiet")
+
+// kick runs on every tick of the client's timer: a reader that waits for a
+// client that sent no event since the last tick is cut short (a deadline in
+// the past) to park in the idle poller.
+func (c *Client) kick() {
+	if c.spoke.Swap(false) {
+		return
+	}
+	c.waitMu.Lock()
+	if c.waiting && !c.kicked {
+		c.kicked = true
+		_ = c.out.conn.SetReadDeadline(time.Unix(1, 0))
+	}
+	c.waitMu.Unlock()
 }
 
 // hangUp cuts the connection now. A parked reader is woken to see the end

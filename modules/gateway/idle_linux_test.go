@@ -6,15 +6,20 @@ import (
 	"fmt"
 	"runtime"
 	"testing"
+	"time"
 
 	gt "github.com/gamegate/gamegate/internal/gatewaytest"
 )
 
-// Idle connections wait in the idle poller, not in a goroutine each; a
-// message, a WebSocket ping from the client or the server's heartbeat wakes
-// one reader, which parks again afterwards.
+// Idle connections wait in the idle poller, not in a goroutine each. A
+// client that sends events keeps its reader until a tick of its timer finds
+// it quiet; pongs to the server's pings and the client's own pings do not
+// keep one.
 func TestIdleClientsHoldNoReader(t *testing.T) {
-	n := gt.Start(t, gt.Config())
+	cfg := gt.Config()
+	cfg.Gateway.PingInterval = 200 * time.Millisecond
+	cfg.Gateway.PongTimeout = 100 * time.Millisecond
+	n := gt.Start(t, cfg)
 	clients := make([]*gt.Client, 20)
 	for i := range clients {
 		clients[i] = n.Dial(t, gt.Token(t, fmt.Sprintf("idler-%d", i)))
