@@ -321,15 +321,21 @@ func (c *Client) push(frame []byte) (taken, start bool) {
 // writeLoop drains the queue, taking every waiting frame per wake-up, and
 // exits when it is empty, closing the connection if a Close is waiting.
 //
-// The first wake-up runs inline, on the sender's goroutine (a broadcast's
-// fan-out, a handler's reply): the socket almost always takes the frame at
-// once, and a write made there costs no goroutine start and no scheduling.
-// Inline it never waits for the socket or for a close handshake; whatever
-// would wait goes on in a writer goroutine, so one slow client never holds
-// up a broadcast to the others.
+// Inline, on the sender's goroutine (a handler's reply, the hub's
+// writers), it makes one write: the socket almost always takes it at once,
+// and a write made there costs no goroutine start and no scheduling. What
+// was queued meanwhile waits for the hub's writers, with whatever else
+// comes for the client by then. Inline it never waits for the socket or
+// for a close handshake; whatever would wait goes on in a writer
+// goroutine, so one slow client never holds up a broadcast to the others.
 func (c *Client) writeLoop(inline bool) {
-	for {
+	for wrote := false; ; wrote = true {
 		c.mu.Lock()
+		if inline && wrote && len(c.queue) > 0 {
+			c.mu.Unlock()
+			c.hub.writers.add(c)
+			return
+		}
 		if len(c.queue) == 0 {
 			c.writing = false
 			closeNow := c.closePending

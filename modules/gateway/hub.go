@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"hash/maphash"
-	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -34,6 +33,7 @@ type Hub struct {
 	clientCount atomic.Int64
 	observers   []RoomObserver
 	metrics     Metrics
+	writers     writers
 }
 
 // HubParams are the hub's optional dependencies.
@@ -172,7 +172,7 @@ func (h *Hub) Deliver(d Delivery) int {
 		}
 		s.mu.RUnlock()
 	}
-	n := fanout(members, d)
+	n := h.fanout(members, d)
 	clear(members)
 	*sp = members[:0]
 	snapshotPool.Put(sp)
@@ -180,15 +180,11 @@ func (h *Hub) Deliver(d Delivery) int {
 	return n
 }
 
-// fanoutChunk is how many members a fan-out goroutine writes to at a time.
-const fanoutChunk = 256
-
 // fanout sends d.Msg to members and returns how many took it. First the
-// frame is queued for every member, then each member nobody was writing to
-// gets one write: a frame another broadcast queues meanwhile goes out in
-// the same write. Each write is a system call of several µs, so a big room
-// is split in chunks that every CPU works through, the caller included.
-func fanout(members []*Client, d Delivery) int {
+// frame is queued for every member, then the members nobody was writing to
+// are handed to the writers (a lone one is written to at once): a frame
+// another broadcast queues meanwhile goes out in the same write.
+func (h *Hub) fanout(members []*Client, d Delivery) int {
 	n := 0
 	idle := members[:0] // filtered in place: Deliver clears members after
 	for _, c := range members {
@@ -203,32 +199,13 @@ func fanout(members []*Client, d Delivery) int {
 			idle = append(idle, c)
 		}
 	}
-	write := func(cs []*Client) {
-		for _, c := range cs {
-			c.writeLoop(true)
-		}
+	switch len(idle) {
+	case 0:
+	case 1:
+		idle[0].writeLoop(true)
+	default:
+		h.writers.add(idle...)
 	}
-	workers := min(runtime.GOMAXPROCS(0), (len(idle)+fanoutChunk-1)/fanoutChunk)
-	if workers <= 1 {
-		write(idle)
-		return n
-	}
-	var next atomic.Int64
-	work := func() {
-		for {
-			i := int(next.Add(fanoutChunk)) - fanoutChunk
-			if i >= len(idle) {
-				return
-			}
-			write(idle[i:min(i+fanoutChunk, len(idle))])
-		}
-	}
-	var wg sync.WaitGroup
-	for range workers - 1 {
-		wg.Go(work)
-	}
-	work()
-	wg.Wait()
 	return n
 }
 
