@@ -182,8 +182,9 @@ func (h *Hub) Deliver(d Delivery) int {
 
 // fanout sends d.Msg to members and returns how many took it. First the
 // frame is queued for every member, then the members nobody was writing to
-// are handed to the writers (a lone one is written to at once): a frame
-// another broadcast queues meanwhile goes out in the same write.
+// are written to, the first few by the sender, the rest by the hub's
+// writers: a frame another broadcast queues meanwhile goes out in the same
+// write.
 func (h *Hub) fanout(members []*Client, d Delivery) int {
 	n := 0
 	idle := members[:0] // filtered in place: Deliver clears members after
@@ -199,12 +200,13 @@ func (h *Hub) fanout(members []*Client, d Delivery) int {
 			idle = append(idle, c)
 		}
 	}
-	switch len(idle) {
-	case 0:
-	case 1:
-		idle[0].writeLoop(true)
-	default:
-		h.writers.add(idle...)
+	// The sender writes the first few itself, while the writers start.
+	if len(idle) > writersTake {
+		h.writers.add(idle[writersTake:]...)
+		idle = idle[:writersTake]
+	}
+	for _, c := range idle {
+		c.writeLoop(true)
 	}
 	return n
 }

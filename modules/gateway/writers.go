@@ -20,7 +20,7 @@ type writers struct {
 }
 
 // writersTake is how many clients a writer takes from the line at a time.
-const writersTake = 64
+const writersTake = 16
 
 // add puts cs at the back of the line and starts writers for them.
 func (w *writers) add(cs ...*Client) {
