@@ -89,19 +89,7 @@ func TestSlowConsumerClosedOthersUnaffected(t *testing.T) {
 	cfg.Gateway.QueueSize = 64
 	n := gt.Start(t, cfg)
 
-	conn, _, err := n.DialRaw(gt.Token(t, "sloth"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.CloseNow()
-	slow := gt.Paused(t, conn) // reads nothing until resumed
-	slow.Send("joinRoom", map[string]string{"roomId": "arena"}, nil)
-	gt.WaitFor(t, gt.Timeout, func() error {
-		if n.Hub.Rooms() != 2 {
-			return fmt.Errorf("rooms %d", n.Hub.Rooms())
-		}
-		return nil
-	})
+	slow := pausedMember(t, n, "sloth", "arena")
 	fast := n.Dial(t, gt.Token(t, "fast"))
 	fast.Join("arena")
 
@@ -140,18 +128,7 @@ func TestFullSocketDeliversIntactAfterwards(t *testing.T) {
 	cfg := gt.Config()
 	cfg.Gateway.QueueSize = 2048
 	n := gt.Start(t, cfg)
-	conn, _, err := n.DialRaw(gt.Token(t, "napper"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	napper := gt.Paused(t, conn)
-	napper.Send("joinRoom", map[string]string{"roomId": "arena"}, nil)
-	gt.WaitFor(t, gt.Timeout, func() error {
-		if n.Hub.Rooms() != 2 {
-			return fmt.Errorf("rooms %d", n.Hub.Rooms())
-		}
-		return nil
-	})
+	napper := pausedMember(t, n, "napper", "arena")
 	// 32 MB: more than the kernel buffers of a loopback connection hold.
 	const count = 2000
 	payload := strings.Repeat("y", 16<<10)
@@ -170,6 +147,25 @@ func TestFullSocketDeliversIntactAfterwards(t *testing.T) {
 		}
 	}
 	napper.Alive()
+}
+
+// pausedMember connects user, the only client of n, puts it in room and
+// reads nothing until resumed: a client that stopped reading.
+func pausedMember(t *testing.T, n *gt.Node, user, room string) *gt.Client {
+	t.Helper()
+	conn, _, err := n.DialRaw(gt.Token(t, user), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := gt.Paused(t, conn)
+	c.Send("joinRoom", map[string]string{"roomId": room}, nil)
+	gt.WaitFor(t, gt.Timeout, func() error {
+		if n.Hub.Rooms() != 2 { // the personal room and room
+			return fmt.Errorf("rooms %d", n.Hub.Rooms())
+		}
+		return nil
+	})
+	return c
 }
 
 // A client that never answers the server's ping is dropped.
