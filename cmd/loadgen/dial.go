@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bufio"
 	"encoding/binary"
+	"io"
 	"net"
 	"net/http"
 	"time"
@@ -16,11 +18,11 @@ type dialers []*http.Client
 
 func newDialers(n int, timeout time.Duration) dialers {
 	if n <= 0 {
-		return dialers{newHTTPClient(&net.Dialer{Timeout: timeout})}
+		return dialers{{Transport: upgrader{&net.Dialer{Timeout: timeout}}}}
 	}
 	d := make(dialers, n)
 	for j := range d {
-		d[j] = newHTTPClient(&net.Dialer{Timeout: timeout, LocalAddr: &net.TCPAddr{IP: sourceAddr(j)}})
+		d[j] = &http.Client{Transport: upgrader{&net.Dialer{Timeout: timeout, LocalAddr: &net.TCPAddr{IP: sourceAddr(j)}}}}
 	}
 	return d
 }
@@ -34,11 +36,51 @@ func sourceAddr(j int) net.IP {
 
 func (d dialers) forClient(i int) *http.Client { return d[i%len(d)] }
 
-func (d dialers) closeIdle() {
-	for _, c := range d {
-		c.CloseIdleConnections()
+// upgrader is the handshakes' RoundTripper: it dials, writes the request and
+// reads the response itself, and hands the connection over as the 101
+// response's body, which is how coder/websocket takes it. net/http's
+// Transport would start two goroutines per connection and pool it only to
+// give it up at once: that made the load generator spend more CPU per
+// handshake than the server it measures.
+type upgrader struct{ dialer *net.Dialer }
+
+func (u upgrader) RoundTrip(req *http.Request) (*http.Response, error) {
+	conn, err := u.dialer.DialContext(req.Context(), "tcp", req.URL.Host)
+	if err != nil {
+		return nil, err
 	}
+	if deadline, ok := req.Context().Deadline(); ok {
+		_ = conn.SetDeadline(deadline)
+	}
+	br := bufio.NewReader(conn)
+	var resp *http.Response
+	if err = req.Write(conn); err == nil {
+		resp, err = http.ReadResponse(br, req)
+	}
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	_ = conn.SetDeadline(time.Time{})
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		resp.Body = &upgraded{in: br, Conn: conn}
+	} else {
+		resp.Body = struct {
+			io.Reader
+			io.Closer
+		}{resp.Body, conn}
+	}
+	return resp, nil
 }
+
+// upgraded is the connection after a 101: bytes the server sent right
+// behind its response are in the reader.
+type upgraded struct {
+	in *bufio.Reader
+	net.Conn
+}
+
+func (u *upgraded) Read(p []byte) (int, error) { return u.in.Read(p) }
 
 // newHTTPClient returns a client that ignores proxy settings (the target is
 // on this machine) and keeps enough idle connections for the REST sender.

@@ -156,7 +156,6 @@ func (s *Shard) Connect(ctx context.Context, spec ShardSpec) (ConnectResult, err
 		tokens[i] = tok
 	}
 	dialers := newDialers(spec.SourceAddrs, spec.ConnectTimeout)
-	defer dialers.closeIdle()
 
 	var next atomic.Int64
 	var start, end atomic.Int64
