@@ -47,6 +47,9 @@ func (w *writers) run() {
 		if n == 0 {
 			w.running--
 			w.line, w.head = w.line[:0], 0
+			if cap(w.line) > 4096 { // a big room's line is not kept once written
+				w.line = nil
+			}
 			w.mu.Unlock()
 			return
 		}
