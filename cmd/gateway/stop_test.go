@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/gamegate/gamegate/internal/waitfor"
 	"github.com/gamegate/gamegate/internal/wallettest"
 	"github.com/gamegate/gamegate/pkg/token"
 )
@@ -126,7 +126,7 @@ func TestSIGTERMStopsGracefully(t *testing.T) {
 		t.Fatal(err)
 	}
 	// New connections are refused once the stop has begun.
-	waitFor(t, func() error {
+	waitfor.Until(t, 10*time.Second, func() error {
 		if c, err := net.Dial("tcp", addr); err == nil {
 			c.Close()
 			return fmt.Errorf("still accepting")
@@ -192,7 +192,7 @@ func (s *syncBuffer) String() string {
 
 func waitReady(t *testing.T, base string) {
 	t.Helper()
-	waitFor(t, func() error {
+	waitfor.Until(t, 10*time.Second, func() error {
 		resp, err := http.Get(base + "/readyz")
 		if err != nil {
 			return err
@@ -203,21 +203,4 @@ func waitReady(t *testing.T, base string) {
 		}
 		return nil
 	})
-}
-
-func waitFor(t *testing.T, cond func() error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("condition not met: %v", err)
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
 }

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	gt "github.com/gamegate/gamegate/internal/gatewaytest"
+	"github.com/gamegate/gamegate/internal/waitfor"
 	"github.com/gamegate/gamegate/modules/config"
 )
 
@@ -92,7 +93,7 @@ func freePort(t *testing.T) int {
 // waitReady waits for the node's /readyz to say 200.
 func waitReady(t *testing.T, n *gt.Node) {
 	t.Helper()
-	gt.WaitFor(t, 10*time.Second, func() error {
+	waitfor.Until(t, 10*time.Second, func() error {
 		resp, err := http.Get(n.URL + "/readyz")
 		if err != nil {
 			return err

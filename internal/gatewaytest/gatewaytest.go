@@ -297,20 +297,3 @@ func (c *Client) Closed() (websocket.StatusCode, string) {
 		}
 	}
 }
-
-// WaitFor polls cond until it returns nil or the timeout passes, in the
-// manner of nats-server's checkFor.
-func WaitFor(t testing.TB, timeout time.Duration, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %v: %v", timeout, err)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	gt "github.com/gamegate/gamegate/internal/gatewaytest"
+	"github.com/gamegate/gamegate/internal/waitfor"
 	"github.com/gamegate/gamegate/pkg/walletproto"
 )
 
@@ -128,7 +129,7 @@ func TestWalletPushReachesTheUserOnAnotherNode(t *testing.T) {
 		startNode(t, nodeConfig(srv.ClientURL(), wallet)),
 		startNode(t, nodeConfig(srv.ClientURL(), elsewhere)),
 	}
-	gt.WaitFor(t, gt.Timeout, func() error {
+	waitfor.Until(t, gt.Timeout, func() error {
 		if _, body := readyz(t, nodes[1]); body["wallet"] != "up" {
 			return fmt.Errorf("node 2's wallet link is %q", body["wallet"])
 		}

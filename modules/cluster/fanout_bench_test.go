@@ -6,6 +6,7 @@ import (
 	"time"
 
 	gt "github.com/gamegate/gamegate/internal/gatewaytest"
+	"github.com/gamegate/gamegate/internal/waitfor"
 )
 
 // BenchmarkClusterBroadcast measures one broadcast from node 1 reaching
@@ -41,7 +42,7 @@ func benchmarkClusterBroadcast(b *testing.B, split bool, members int) {
 		urls = append(urls, nodes[0].WSURL())
 	}
 	clients := gt.StartBenchClients(b, members, "arena", gt.Token(b, "bench"), urls...)
-	gt.WaitFor(b, gt.Timeout, func() error {
+	waitfor.Until(b, gt.Timeout, func() error {
 		if got := nodes[0].Hub.Clients() + nodes[1].Hub.Clients(); got != members {
 			return fmt.Errorf("%d clients", got)
 		}

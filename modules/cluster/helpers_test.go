@@ -16,6 +16,7 @@ import (
 	"go.uber.org/fx"
 
 	gt "github.com/gamegate/gamegate/internal/gatewaytest"
+	"github.com/gamegate/gamegate/internal/waitfor"
 	"github.com/gamegate/gamegate/modules/cluster"
 	"github.com/gamegate/gamegate/modules/config"
 	"github.com/gamegate/gamegate/pkg/walletsim"
@@ -94,7 +95,7 @@ func startNodes(t testing.TB, natsURL string, n int) []node {
 // waitInterest waits until exactly nodes connections subscribe to room on s.
 func waitInterest(t testing.TB, s *server.Server, room string, nodes int) {
 	t.Helper()
-	gt.WaitFor(t, gt.Timeout, func() error {
+	waitfor.Until(t, gt.Timeout, func() error {
 		sz, err := s.Subsz(&server.SubszOptions{Subscriptions: true, Test: cluster.RoomSubject(room)})
 		if err != nil {
 			return err
@@ -154,7 +155,7 @@ func readyz(t testing.TB, n node) (int, map[string]string) {
 // them, is up.
 func waitCluster(t testing.TB, n node, timeout time.Duration, state string) {
 	t.Helper()
-	gt.WaitFor(t, timeout, func() error {
+	waitfor.Until(t, timeout, func() error {
 		code, body := readyz(t, n)
 		want := http.StatusOK
 		for part, s := range body {

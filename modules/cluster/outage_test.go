@@ -12,6 +12,7 @@ import (
 	"go.uber.org/fx"
 
 	gt "github.com/gamegate/gamegate/internal/gatewaytest"
+	"github.com/gamegate/gamegate/internal/waitfor"
 	"github.com/gamegate/gamegate/modules/app"
 )
 
@@ -60,7 +61,7 @@ func TestNATSRestartDuringBroadcasts(t *testing.T) {
 	sent := func() int { mu.Lock(); defer mu.Unlock(); return seq }
 	waitSent := func(n int) {
 		t.Helper()
-		gt.WaitFor(t, gt.Timeout, func() error {
+		waitfor.Until(t, gt.Timeout, func() error {
 			if s := sent(); s < n {
 				return fmt.Errorf("%d broadcasts sent, waiting for %d", s, n)
 			}

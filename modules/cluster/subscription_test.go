@@ -7,6 +7,7 @@ import (
 	"github.com/coder/websocket"
 
 	gt "github.com/gamegate/gamegate/internal/gatewaytest"
+	"github.com/gamegate/gamegate/internal/waitfor"
 )
 
 // A node subscribes to a room while it has members in it, and no longer:
@@ -34,7 +35,7 @@ func TestLastLeaveDropsTheSubscription(t *testing.T) {
 	carol.Send("leaveRoom", map[string]string{"roomId": "lobby"}, nil)
 	carol.Expect("leftRoom")
 	waitInterest(t, srv, "lobby", 0)
-	gt.WaitFor(t, gt.Timeout, func() error {
+	waitfor.Until(t, gt.Timeout, func() error {
 		if got := to.adapter.Subscriptions(); got != 2 {
 			return fmt.Errorf("node subscribes to %d rooms, want 2", got)
 		}
@@ -67,7 +68,7 @@ func TestDisconnectDropsThePersonalRoom(t *testing.T) {
 	}
 	waitInterest(t, srv, "user:dave", 0)
 	waitInterest(t, srv, "lobby", 0)
-	gt.WaitFor(t, gt.Timeout, func() error {
+	waitfor.Until(t, gt.Timeout, func() error {
 		if got := nodes[0].adapter.Subscriptions(); got != 0 {
 			return fmt.Errorf("node subscribes to %d rooms, want 0", got)
 		}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	gt "github.com/gamegate/gamegate/internal/gatewaytest"
+	"github.com/gamegate/gamegate/internal/waitfor"
 )
 
 // marker proves by order that nothing else reached c: it is emitted to c's
@@ -84,7 +85,7 @@ func TestLeaveAndDisconnectStopDelivery(t *testing.T) {
 	marker(t, n, alice, "alice")
 
 	_ = bob.Conn.CloseNow()
-	gt.WaitFor(t, gt.Timeout, func() error {
+	waitfor.Until(t, gt.Timeout, func() error {
 		if n.Hub.Clients() != 1 || n.Hub.Rooms() != 1 {
 			return fmt.Errorf("clients %d rooms %d, want 1 and 1", n.Hub.Clients(), n.Hub.Rooms())
 		}

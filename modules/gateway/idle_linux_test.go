@@ -9,6 +9,7 @@ import (
 	"time"
 
 	gt "github.com/gamegate/gamegate/internal/gatewaytest"
+	"github.com/gamegate/gamegate/internal/waitfor"
 )
 
 // Idle connections wait in the idle poller, not in a goroutine each. A
@@ -31,7 +32,7 @@ func TestIdleClientsHoldNoReader(t *testing.T) {
 		}
 		return nil
 	}
-	gt.WaitFor(t, gt.Timeout, noReaders)
+	waitfor.Until(t, gt.Timeout, noReaders)
 
 	for i, c := range clients {
 		c.Send("ping", nil, i)
@@ -48,7 +49,7 @@ func TestIdleClientsHoldNoReader(t *testing.T) {
 	for _, c := range clients {
 		c.Expect("news")
 	}
-	gt.WaitFor(t, gt.Timeout, noReaders)
+	waitfor.Until(t, gt.Timeout, noReaders)
 }
 
 // readers counts goroutines reading a client's connection.

@@ -10,6 +10,7 @@ import (
 	"github.com/coder/websocket"
 
 	gt "github.com/gamegate/gamegate/internal/gatewaytest"
+	"github.com/gamegate/gamegate/internal/waitfor"
 )
 
 func TestBinaryFrameCloses1003(t *testing.T) {
@@ -159,7 +160,7 @@ func pausedMember(t *testing.T, n *gt.Node, user, room string) *gt.Client {
 	}
 	c := gt.Paused(t, conn)
 	c.Send("joinRoom", map[string]string{"roomId": room}, nil)
-	gt.WaitFor(t, gt.Timeout, func() error {
+	waitfor.Until(t, gt.Timeout, func() error {
 		if n.Hub.Rooms() != 2 { // the personal room and room
 			return fmt.Errorf("rooms %d", n.Hub.Rooms())
 		}
@@ -180,7 +181,7 @@ func TestNoPongDropsConnection(t *testing.T) {
 	// A raw TCP client that completes the handshake and then goes silent.
 	raw := rawUpgrade(t, n, gt.Token(t, "silent"))
 	defer raw.Close()
-	gt.WaitFor(t, gt.Timeout, func() error {
+	waitfor.Until(t, gt.Timeout, func() error {
 		if n.Hub.Clients() != 1 {
 			return fmt.Errorf("clients %d, want 1", n.Hub.Clients())
 		}

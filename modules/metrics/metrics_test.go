@@ -11,6 +11,7 @@ import (
 	"go.uber.org/goleak"
 
 	gt "github.com/gamegate/gamegate/internal/gatewaytest"
+	"github.com/gamegate/gamegate/internal/waitfor"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -67,7 +68,7 @@ func TestGatewayMetrics(t *testing.T) {
 	}
 
 	_ = b.Conn.CloseNow()
-	gt.WaitFor(t, gt.Timeout, func() error {
+	waitfor.Until(t, gt.Timeout, func() error {
 		if !strings.Contains(scrape(t, n), "gamegate_ws_connections 1\n") {
 			return fmt.Errorf("connections gauge not 1")
 		}
@@ -85,7 +86,7 @@ func TestWalletMetrics(t *testing.T) {
 	cfg := gt.Config()
 	cfg.Wallet.Simulator, cfg.Wallet.Port = true, port
 	n := gt.Start(t, cfg)
-	gt.WaitFor(t, gt.Timeout, func() error {
+	waitfor.Until(t, gt.Timeout, func() error {
 		if !strings.Contains(scrape(t, n), "gamegate_wallet_link_state 2\n") {
 			return fmt.Errorf("wallet link not up")
 		}

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/gamegate/gamegate/internal/waitfor"
 	"github.com/gamegate/gamegate/modules/config"
 	"github.com/gamegate/gamegate/modules/tcpclient"
 	"github.com/gamegate/gamegate/pkg/frame"
@@ -24,23 +25,6 @@ import (
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// waitFor retries cond until it returns nil, and fails the test with its
-// last error once timeout has passed.
-func waitFor(t testing.TB, timeout time.Duration, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %v", timeout, err)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
 
 // testConfig is a wallet config for addr with intervals short enough for
 // tests; pings are off unless a test sets PingInterval.
@@ -75,7 +59,7 @@ func start(t testing.TB, cfg config.Wallet, handlers ...tcpclient.PushHandler) (
 
 func waitUp(t testing.TB, c *tcpclient.Client) {
 	t.Helper()
-	waitFor(t, 5*time.Second, func() error {
+	waitfor.Until(t, 5*time.Second, func() error {
 		if s := c.State(); s != tcpclient.Up {
 			return fmt.Errorf("link is %v, want up", s)
 		}
@@ -88,7 +72,7 @@ func waitUp(t testing.TB, c *tcpclient.Client) {
 func waitLog(t testing.TB, logs *observer.ObservedLogs, msg, errText string) observer.LoggedEntry {
 	t.Helper()
 	var found observer.LoggedEntry
-	waitFor(t, 5*time.Second, func() error {
+	waitfor.Until(t, 5*time.Second, func() error {
 		for _, e := range logs.FilterMessageSnippet(msg).All() {
 			if err, _ := e.ContextMap()["error"].(string); strings.Contains(err, errText) {
 				found = e
@@ -283,7 +267,7 @@ func (r *pushRecorder) received() ([]walletproto.BalanceChanged, []string) {
 	return append([]walletproto.BalanceChanged(nil), r.got...), append([]string(nil), r.ids...)
 }
 
-// errorIs is errors.Is as a waitFor condition.
+// errorIs is errors.Is as a waitfor.Until condition.
 func errorIs(err, target error) error {
 	if !errors.Is(err, target) {
 		return fmt.Errorf("error = %v, want %v", err, target)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gamegate/gamegate/internal/waitfor"
 	"github.com/gamegate/gamegate/modules/tcpclient"
 	"github.com/gamegate/gamegate/pkg/walletproto"
 	"github.com/gamegate/gamegate/pkg/walletsim"
@@ -23,7 +24,7 @@ func TestWalletKilledAndRestartedOnTheSamePort(t *testing.T) {
 
 	kill()
 	waitLog(t, logs, "wallet link down", "wallet closed the connection")
-	waitFor(t, 5*time.Second, func() error {
+	waitfor.Until(t, 5*time.Second, func() error {
 		if c.State() == tcpclient.Up {
 			return errors.New("link still up after the wallet died")
 		}
@@ -108,7 +109,7 @@ func TestInFlightCallsFailAtOnceAndAreNeverResent(t *testing.T) {
 	for i := range inFlight {
 		wg.Go(func() {
 			if i == inFlight-1 {
-				waitFor(t, 5*time.Second, func() error { // the one that closes goes last
+				waitfor.Until(t, 5*time.Second, func() error { // the one that closes goes last
 					if n := w.debits.Load(); n != inFlight-1 {
 						return fmt.Errorf("%d debits in flight", n)
 					}
@@ -153,7 +154,7 @@ func TestStateChangesAreObservable(t *testing.T) {
 	defer core.Close()
 	waitUp(t, core)
 	kill()
-	waitFor(t, 5*time.Second, func() error {
+	waitfor.Until(t, 5*time.Second, func() error {
 		mu.Lock()
 		defer mu.Unlock()
 		want := []tcpclient.State{tcpclient.Connecting, tcpclient.Up, tcpclient.Down, tcpclient.Connecting}
@@ -190,7 +191,7 @@ func TestShutdownLetsCallsInFlightFinish(t *testing.T) {
 	stopped := make(chan error, 1)
 	go func() { stopped <- c.Shutdown(context.Background()) }()
 
-	waitFor(t, 5*time.Second, func() error { // new calls are refused
+	waitfor.Until(t, 5*time.Second, func() error { // new calls are refused
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 		defer cancel()
 		return errorIs(c.Call(ctx, walletproto.Ping{}, nil), tcpclient.ErrClosed)
@@ -216,7 +217,7 @@ func TestShutdownGivesUpAtItsDeadline(t *testing.T) {
 		_, err := c.Debit(context.Background(), walletproto.Transfer{UserID: "u1", Amount: 1, TxID: "t1"})
 		debit <- err
 	}()
-	waitFor(t, 5*time.Second, func() error {
+	waitfor.Until(t, 5*time.Second, func() error {
 		if w.debits.Load() == 0 {
 			return errors.New("debit not received yet")
 		}

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/fx/fxtest"
 	"go.uber.org/zap"
 
+	"github.com/gamegate/gamegate/internal/waitfor"
 	"github.com/gamegate/gamegate/modules/tcpclient"
 	simmodule "github.com/gamegate/gamegate/modules/walletsim"
 	"github.com/gamegate/gamegate/pkg/frame"
@@ -63,7 +64,7 @@ func TestModule(t *testing.T) {
 	if _, err := client.Debit(context.Background(), walletproto.Transfer{UserID: "u1", Amount: 1, TxID: "t1"}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, func() error {
+	waitfor.Until(t, 5*time.Second, func() error {
 		if got, _ := rec.received(); len(got) != 1 || got[0].UserID != "u1" {
 			return fmt.Errorf("pushes = %+v", got)
 		}

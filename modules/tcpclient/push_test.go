@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gamegate/gamegate/internal/waitfor"
 	"github.com/gamegate/gamegate/modules/tcpclient"
 	"github.com/gamegate/gamegate/pkg/walletproto"
 	"github.com/gamegate/gamegate/pkg/walletsim"
@@ -30,7 +31,7 @@ func TestPushesReachTheirHandlers(t *testing.T) {
 		{UserID: "u1", Balance: 70, Currency: "USD", TxID: "t1"},
 		{UserID: "u2", Balance: 105, Currency: "USD", TxID: "t2"},
 	}
-	waitFor(t, 5*time.Second, func() error {
+	waitfor.Until(t, 5*time.Second, func() error {
 		got, _ := rec.received() // two sources of changes: in either order
 		slices.SortFunc(got, func(a, b walletproto.BalanceChanged) int { return cmp.Compare(a.UserID, b.UserID) })
 		if fmt.Sprint(got) != fmt.Sprint(want) {
@@ -69,7 +70,7 @@ func TestReplyForAnUnknownRequestID(t *testing.T) {
 	if b, err := c.GetBalance(context.Background(), "u1"); err != nil || b.Balance != 1000 {
 		t.Fatalf("GetBalance = %+v, %v; want the real reply", b, err)
 	}
-	waitFor(t, 5*time.Second, func() error {
+	waitfor.Until(t, 5*time.Second, func() error {
 		if got, ids := stray.received(); len(got) != 1 || got[0].UserID != "stray" || ids[0] != "999999" {
 			return fmt.Errorf("handler got %+v %v, want the stray reply", got, ids)
 		}
@@ -113,7 +114,7 @@ func TestReplyAfterTheCallerGaveUp(t *testing.T) {
 	}
 	release()
 
-	waitFor(t, 5*time.Second, func() error {
+	waitfor.Until(t, 5*time.Second, func() error {
 		if got, _ := late.received(); len(got) != 1 || got[0].TxID != "late-1" {
 			return fmt.Errorf("late reply handler got %+v", got)
 		}

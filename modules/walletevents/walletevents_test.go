@@ -12,6 +12,7 @@ import (
 	"go.uber.org/goleak"
 
 	gt "github.com/gamegate/gamegate/internal/gatewaytest"
+	"github.com/gamegate/gamegate/internal/waitfor"
 	"github.com/gamegate/gamegate/internal/wallettest"
 	"github.com/gamegate/gamegate/modules/config"
 	"github.com/gamegate/gamegate/pkg/walletproto"
@@ -43,7 +44,7 @@ func walletConfig(port int) config.Config {
 
 func waitReady(t *testing.T, n *gt.Node) {
 	t.Helper()
-	gt.WaitFor(t, gt.Timeout, func() error {
+	waitfor.Until(t, gt.Timeout, func() error {
 		code, body := get(t, n.URL+"/readyz")
 		if code != 200 {
 			return &readyErr{body}

@@ -7,8 +7,11 @@ import (
 	"io"
 	"sync"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/gamegate/gamegate/internal/waitfor"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -55,7 +58,7 @@ func TestQueueCoalescesQueuedFrames(t *testing.T) {
 	var rec recorder
 	pump(t, q, &rec)
 	want := stream(t, "a", "bb", "ccc")
-	waitFor(t, func() error {
+	waitfor.Until(t, 5*time.Second, func() error {
 		if data, _ := rec.snapshot(); !bytes.Equal(data, want) {
 			return fmt.Errorf("stream = %q, want %q", data, want)
 		}
@@ -84,7 +87,7 @@ func TestQueueConcurrentPushes(t *testing.T) {
 	}
 	wg.Wait()
 	var frames []string
-	waitFor(t, func() error {
+	waitfor.Until(t, 5*time.Second, func() error {
 		data, _ := rec.snapshot()
 		frames, _ = readAll(LengthPrefix{}.NewReader(bytes.NewReader(data), 64))
 		if len(frames) != senders*each {

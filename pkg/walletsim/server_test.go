@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/gamegate/gamegate/internal/waitfor"
 	"github.com/gamegate/gamegate/pkg/frame"
 	"github.com/gamegate/gamegate/pkg/walletproto"
 	"github.com/gamegate/gamegate/pkg/walletsim"
@@ -282,8 +283,11 @@ func TestCorruptStreamDropsTheConnection(t *testing.T) {
 				t.Errorf("read after corrupt frame = %v, want io.EOF", err)
 			}
 			// The log line follows the close; give it a moment.
-			waitFor(t, func() bool {
-				return logs.FilterMessage("corrupt stream from gateway, connection dropped").Len() > before
+			waitfor.Until(t, 5*time.Second, func() error {
+				if logs.FilterMessage("corrupt stream from gateway, connection dropped").Len() > before {
+					return nil
+				}
+				return errors.New("no log line for the corrupt stream")
 			})
 		})
 	}
@@ -309,14 +313,5 @@ func TestCloseEndsServeAndConnections(t *testing.T) {
 	}
 	if err := s.Serve(ln); !errors.Is(err, walletsim.ErrServerClosed) {
 		t.Errorf("Serve after Close = %v, want ErrServerClosed", err)
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5s")
-		}
 	}
 }
