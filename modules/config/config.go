@@ -35,6 +35,9 @@ type Config struct {
 	Cluster      Cluster      `koanf:"cluster"`
 	// ShutdownTimeout bounds the graceful stop of section 6.
 	ShutdownTimeout time.Duration `koanf:"shutdownTimeout"`
+	// ShutdownDrainDelay is how long a stopping node keeps serving with
+	// /readyz at 503, so that load balancers take it out first.
+	ShutdownDrainDelay time.Duration `koanf:"shutdownDrainDelay"`
 }
 
 // HTTP configures the echo server that also serves /game.
@@ -45,6 +48,18 @@ type HTTP struct {
 	// Pprof serves net/http/pprof under /debug/pprof/ for profiling. Off by
 	// default: it exposes internals.
 	Pprof bool `koanf:"pprof"`
+	// RequestTimeout bounds reading a request, headers and body: a
+	// connection that has not sent a whole request by then is closed.
+	RequestTimeout time.Duration `koanf:"requestTimeout"`
+	// WriteTimeout bounds a REST response, from the end of its request's
+	// headers. Upgraded WebSockets have their own (gateway.writeTimeout).
+	WriteTimeout time.Duration `koanf:"writeTimeout"`
+	// IdleTimeout closes keep-alive connections idle for that long.
+	IdleTimeout time.Duration `koanf:"idleTimeout"`
+	// MaxConnections caps open connections (WebSockets included); beyond
+	// it, requests other than health and metrics get 503. 0: what the
+	// process's open-file limit allows, less a reserve.
+	MaxConnections int `koanf:"maxConnections"`
 }
 
 // Log configures zap.
@@ -66,15 +81,18 @@ type Auth struct {
 
 // Gateway configures the /game WebSocket endpoint.
 type Gateway struct {
-	Path            string        `koanf:"path"`
-	CORS            CORS          `koanf:"cors"`
-	MaxMessageBytes int64         `koanf:"maxMessageBytes"`
-	RateLimit       RateLimit     `koanf:"rateLimit"`
-	QueueSize       int           `koanf:"queueSize"`
-	PingInterval    time.Duration `koanf:"pingInterval"`
-	PongTimeout     time.Duration `koanf:"pongTimeout"`
-	WriteTimeout    time.Duration `koanf:"writeTimeout"`
-	SocketIO        SocketIO      `koanf:"socketIO"`
+	Path            string    `koanf:"path"`
+	CORS            CORS      `koanf:"cors"`
+	MaxMessageBytes int64     `koanf:"maxMessageBytes"`
+	RateLimit       RateLimit `koanf:"rateLimit"`
+	QueueSize       int       `koanf:"queueSize"`
+	// MaxQueueBytes bounds what waits for one client, in bytes, the
+	// kernel's send buffer included: past it the client is a slow consumer.
+	MaxQueueBytes int64         `koanf:"maxQueueBytes"`
+	PingInterval  time.Duration `koanf:"pingInterval"`
+	PongTimeout   time.Duration `koanf:"pongTimeout"`
+	WriteTimeout  time.Duration `koanf:"writeTimeout"`
+	SocketIO      SocketIO      `koanf:"socketIO"`
 }
 
 // SocketIO configures the Socket.IO endpoint, whose namespace is the
@@ -146,7 +164,10 @@ type Cluster struct {
 // override them.
 func Default() Config {
 	return Config{
-		HTTP: HTTP{Addr: ":8080", MaxBodyBytes: 1 << 20},
+		HTTP: HTTP{
+			Addr: ":8080", MaxBodyBytes: 1 << 20,
+			RequestTimeout: 10 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 60 * time.Second,
+		},
 		Log:  Log{Level: "info", Format: "json"},
 		Auth: Auth{Leeway: 5 * time.Second},
 		Gateway: Gateway{
@@ -155,6 +176,7 @@ func Default() Config {
 			MaxMessageBytes: 64 << 10,
 			RateLimit:       RateLimit{PerSecond: 50, Burst: 100, MaxExcess: 50},
 			QueueSize:       256,
+			MaxQueueBytes:   1 << 20,
 			PingInterval:    25 * time.Second,
 			PongTimeout:     10 * time.Second,
 			WriteTimeout:    10 * time.Second,
