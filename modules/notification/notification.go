@@ -3,11 +3,13 @@
 package notification
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -108,13 +110,23 @@ func bind(c echo.Context, v any) error {
 	if ct := req.Header.Get(echo.HeaderContentType); !strings.HasPrefix(ct, echo.MIMEApplicationJSON) {
 		return badRequest("Content-Type must be application/json")
 	}
-	dec := json.NewDecoder(req.Body)
+	b, err := io.ReadAll(req.Body)
+	if err != nil {
+		var he *echo.HTTPError
+		if errors.As(err, &he) { // the body limit
+			return he
+		}
+		return badRequest("incomplete body")
+	}
+	// The message goes to browsers as sent (a json.RawMessage), in WebSocket
+	// text frames, which must be UTF-8.
+	if !utf8.Valid(b) {
+		return badRequest("body must be valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(v); err != nil {
 		var te *json.UnmarshalTypeError
-		var he *echo.HTTPError
 		switch {
-		case errors.As(err, &he): // the body limit
-			return he
 		case errors.As(err, &te) && te.Field != "":
 			return badRequest(te.Field + " must be a string") // the only typed fields
 

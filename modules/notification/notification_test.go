@@ -109,6 +109,7 @@ func TestBadRequestsGetNestShapedErrors(t *testing.T) {
 		{"null message", user, admin, json, `{"message":null}`, 400, "message should not be null or undefined"},
 		{"event not a string", user, admin, json, `{"message":1,"event":3}`, 400, "event must be a string"},
 		{"empty event", user, admin, json, `{"message":1,"event":""}`, 400, "event must be a non-empty string"},
+		{"not UTF-8", user, admin, json, "{\"message\":\"caf\xe9\"}", 400, "body must be valid UTF-8"},
 		{"over 1 MiB", broadcast, admin, json, `{"roomId":"a","message":"` + strings.Repeat("x", 1<<20) + `"}`, 413, "request entity too large"},
 	}
 	reason := map[int]string{400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 413: "Request Entity Too Large"}
