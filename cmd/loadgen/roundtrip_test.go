@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	gt "github.com/gamegate/gamegate/internal/gatewaytest"
 	"github.com/gamegate/gamegate/modules/config"
 )
 
@@ -54,7 +55,7 @@ func TestEchoRateLimited(t *testing.T) {
 
 func TestWallet(t *testing.T) {
 	n := startNode(t, func(c *config.Config) {
-		c.Wallet.Simulator, c.Wallet.Host, c.Wallet.Port = true, "127.0.0.1", freePort(t)
+		c.Wallet.Simulator, c.Wallet.Host, c.Wallet.Port = true, "127.0.0.1", gt.FreePort(t)
 	})
 	waitReady(t, n)
 	o := DefaultWallet()

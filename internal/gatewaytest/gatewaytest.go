@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -35,6 +36,18 @@ func Config() config.Config {
 	cfg.Log.Level = "debug"
 	cfg.ShutdownTimeout = 5 * time.Second
 	return cfg
+}
+
+// FreePort is a loopback TCP port nobody listens on, for a part that takes
+// a port rather than a listener (the embedded wallet simulator).
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // Node is a started application.

@@ -3,7 +3,6 @@ package lobby_test
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -105,9 +104,9 @@ func TestLobbyInChromium(t *testing.T) {
 	browser := startChromium(t)
 
 	cfg := gt.Config()
-	cfg.Auth.JWTSecret = config.DevJWTSecret                 // so that the node logs the links the test opens
-	cfg.HTTP.Addr = "127.0.0.1:" + strconv.Itoa(freePort(t)) // fixed: the node restarts on it
-	cfg.Wallet.Simulator, cfg.Wallet.Port = true, freePort(t)
+	cfg.Auth.JWTSecret = config.DevJWTSecret                    // so that the node logs the links the test opens
+	cfg.HTTP.Addr = "127.0.0.1:" + strconv.Itoa(gt.FreePort(t)) // fixed: the node restarts on it
+	cfg.Wallet.Simulator, cfg.Wallet.Port = true, gt.FreePort(t)
 	n := gt.Start(t, cfg)
 	playerLink, adminLink := devLinks(t, n)
 	adminToken := must(url.Parse(adminLink)).Query().Get("token")
@@ -333,17 +332,6 @@ func post(t *testing.T, url, tok, body string) {
 	if b, _ := io.ReadAll(res.Body); res.StatusCode != http.StatusOK {
 		t.Fatalf("POST %s: %d %s", url, res.StatusCode, b)
 	}
-}
-
-// freePort returns a loopback port nothing listens on.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 func must[T any](v T, err error) T {
