@@ -78,6 +78,7 @@ func (w *leanWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	_ = conn.SetDeadline(time.Time{}) // http.Hijacker: the conn may carry the server's read and write deadlines
 	out := w.lc.out
 	out.conn = conn
 	rd := brw.Reader

@@ -57,16 +57,18 @@ type Params struct {
 // Server is the HTTP server. Its listener is opened in Start, so a port in
 // use fails the start.
 type Server struct {
-	echo *echo.Echo
-	srv  *http.Server
-	addr string
-	log  *zap.Logger
-	ln   net.Listener
-	done chan struct{}
+	echo  *echo.Echo
+	srv   *http.Server
+	addr  string
+	log   *zap.Logger
+	limit *connLimit
+	ln    *listener
+	done  chan struct{}
 }
 
 // New builds the server and registers every route.
 func New(p Params) *Server {
+	limit := &connLimit{max: int64(p.Config.MaxConnections)}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = ErrorHandler(p.Log)
@@ -76,6 +78,7 @@ func New(p Params) *Server {
 	}
 	e.Use(middleware.BodyLimit(fmt.Sprint(p.Config.MaxBodyBytes) + "B"))
 	e.Use(middleware.CORSWithConfig(middleware.CORSConfig{AllowOrigins: p.CORS.CORS.Origins}))
+	e.Use(atCap(limit))
 	for _, r := range p.Routes {
 		e.Add(r.Method, r.Path, r.Handler, r.Middleware...)
 	}
@@ -85,24 +88,43 @@ func New(p Params) *Server {
 	}
 	return &Server{
 		echo: e,
-		srv:  &http.Server{Handler: e, ErrorLog: zap.NewStdLog(p.Log.Named("http"))},
-		addr: p.Config.Addr,
-		log:  p.Log.Named("http"),
+		srv: &http.Server{
+			Handler:  e,
+			ErrorLog: zap.NewStdLog(p.Log.Named("http")),
+			// ReadTimeout bounds the whole request from its first byte, the
+			// headers too (ReadHeaderTimeout defaults to it), however slowly
+			// it trickles in. Upgraded WebSockets are hijacked: the gateway
+			// sets their deadlines.
+			ReadTimeout:  p.Config.RequestTimeout,
+			WriteTimeout: p.Config.WriteTimeout,
+			IdleTimeout:  p.Config.IdleTimeout,
+			ConnContext:  markOverCap,
+		},
+		addr:  p.Config.Addr,
+		log:   p.Log.Named("http"),
+		limit: limit,
 	}
 }
 
 // Start opens the listener and serves in the background.
 func (s *Server) Start(context.Context) error {
+	if s.limit.max == 0 {
+		n, err := defaultMaxConnections()
+		if err != nil {
+			return fmt.Errorf("http.maxConnections: %w", err)
+		}
+		s.limit.max = n
+	}
 	ln, err := net.Listen("tcp", s.addr)
 	if err != nil {
 		return fmt.Errorf("http.addr %s: cannot listen (is another process using the port? set HTTP_ADDR): %w", s.addr, err)
 	}
-	s.ln = ln
+	s.ln = newListener(ln.(*net.TCPListener), s.limit, s.log)
 	s.done = make(chan struct{})
-	s.log.Info("listening", zap.String("addr", ln.Addr().String()))
+	s.log.Info("listening", zap.String("addr", ln.Addr().String()), zap.Int64("maxConnections", s.limit.max))
 	go func() {
 		defer close(s.done)
-		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := s.srv.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("serve", zap.Error(err))
 		}
 	}()
@@ -119,6 +141,15 @@ func (s *Server) Stop(ctx context.Context) error {
 
 // Addr is the address the server listens on, once started.
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// OpenConnections is how many accepted connections are open, upgraded
+// WebSockets included.
+func (s *Server) OpenConnections() int64 { return s.limit.open.Load() }
+
+// RejectedConnections counts the connections accepted over
+// http.maxConnections since the start: each got 503 (health and metrics
+// excepted) and was closed.
+func (s *Server) RejectedConnections() uint64 { return s.limit.rejected.Load() }
 
 // Echo is the underlying router, for tests and for modules that need more
 // than Route offers.
