@@ -86,11 +86,14 @@ func TestConnectionCap(t *testing.T) {
 
 	admin := gt.Token(t, "ops", "admin")
 	want := `{"statusCode":503,"message":"too many connections: this node is at its limit of 50 (http.maxConnections); try again later","error":"Service Unavailable"}`
-	for _, r := range []struct{ method, path string }{{"GET", "/game"}, {"POST", "/notifications/broadcast"}} {
-		resp, body := request(t, c, r.method, n.URL+r.path, admin)
-		if resp.StatusCode != http.StatusServiceUnavailable || body != want || !resp.Close {
-			t.Fatalf("%s %s at the cap: %d %s (Connection: close %v)", r.method, r.path, resp.StatusCode, body, resp.Close)
-		}
+	resp, body := request(t, c, http.MethodPost, n.URL+"/notifications/broadcast", admin)
+	if resp.StatusCode != http.StatusServiceUnavailable || body != want || !resp.Close {
+		t.Fatalf("broadcast at the cap: %d %s (Connection: close %v)", resp.StatusCode, body, resp.Close)
+	}
+	if _, resp, err := n.DialRaw(gt.Token(t, "bob"), nil); err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("WebSocket at the cap: %v %v", resp, err)
+	} else if body, _ := io.ReadAll(resp.Body); strings.TrimSpace(string(body)) != want {
+		t.Fatalf("WebSocket at the cap: %s", body)
 	}
 	for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
 		if resp, body := request(t, c, http.MethodGet, n.URL+path, ""); resp.StatusCode != http.StatusOK || !resp.Close {
