@@ -21,8 +21,8 @@ type tcpAcceptor interface {
 
 // listener counts the connections it accepts until each is closed, upgraded
 // WebSockets included, and marks those beyond the cap. It also backs off
-// when accept fails for want of descriptors or memory, logging once per
-// burst: net/http would log every failed accept, thousands a second.
+// when accept fails for want of descriptors or memory, logging a burst of
+// such errors when it starts and when it ends: net/http would log each one.
 type listener struct {
 	tcpAcceptor
 	limit *connLimit
