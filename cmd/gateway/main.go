@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"go.uber.org/fx"
+	"go.uber.org/zap"
 
 	"github.com/gamegate/gamegate/modules/app"
 	"github.com/gamegate/gamegate/modules/config"
@@ -66,7 +67,8 @@ func serve(args []string, stderr io.Writer) int {
 	if !ok {
 		return 2
 	}
-	application := fx.New(app.Options(cfg))
+	var log *zap.Logger
+	application := fx.New(app.Options(cfg), fx.Populate(&log))
 	if err := application.Err(); err != nil {
 		fmt.Fprintf(stderr, "gateway: %v\n", err)
 		return 1
@@ -79,16 +81,23 @@ func serve(args []string, stderr io.Writer) int {
 	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	var got os.Signal
 	select {
-	case <-sig:
-	case <-application.Done():
+	case got = <-sig:
+	case got = <-application.Done():
 	}
+	log.Info("stopping", zap.Stringer("signal", got),
+		zap.Duration("shutdownDrainDelay", cfg.ShutdownDrainDelay), zap.Duration("shutdownTimeout", cfg.ShutdownTimeout))
+	start := time.Now()
 	stopCtx, cancelStop := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancelStop()
 	if err := application.Stop(stopCtx); err != nil {
+		log.Error("stopped, but not cleanly", zap.Duration("took", time.Since(start)), zap.Error(err))
 		fmt.Fprintf(stderr, "gateway: stop: %v\n", err)
 		return 1
 	}
+	log.Info("stopped", zap.Duration("took", time.Since(start)))
+	_ = log.Sync()
 	return 0
 }
 

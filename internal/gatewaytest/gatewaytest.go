@@ -56,6 +56,7 @@ type Node struct {
 	Server  *httpserver.Server
 	Emitter *gateway.Emitter
 	Hub     *gateway.Hub
+	Gateway *gateway.Server
 	// Logs holds everything the node logged.
 	Logs *observer.ObservedLogs
 	// URL is http://host:port of the node.
@@ -71,7 +72,7 @@ func Start(t testing.TB, cfg config.Config, extra ...fx.Option) *Node {
 	opts := []fx.Option{
 		app.Options(cfg),
 		fx.Decorate(func() *zap.Logger { return zap.New(core) }),
-		fx.Populate(&n.Server, &n.Emitter, &n.Hub),
+		fx.Populate(&n.Server, &n.Emitter, &n.Hub, &n.Gateway),
 		fx.NopLogger,
 	}
 	n.App = fx.New(append(opts, extra...)...)

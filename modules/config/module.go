@@ -21,17 +21,20 @@ type Sections struct {
 	Wallet       Wallet
 	Notification Notification
 	Cluster      Cluster
-	Shutdown     ShutdownTimeout
+	Shutdown     Shutdown
 }
 
-// ShutdownTimeout bounds the graceful stop; its own type so fx can tell it
-// from other durations.
-type ShutdownTimeout struct{ time.Duration }
+// Shutdown is the graceful stop's settings (shutdownTimeout,
+// shutdownDrainDelay).
+type Shutdown struct {
+	Timeout    time.Duration
+	DrainDelay time.Duration
+}
 
 func sections(c Config) Sections {
 	return Sections{
 		HTTP: c.HTTP, Log: c.Log, Auth: c.Auth, Gateway: c.Gateway, Wallet: c.Wallet,
 		Notification: c.Notification, Cluster: c.Cluster,
-		Shutdown: ShutdownTimeout{c.ShutdownTimeout},
+		Shutdown: Shutdown{Timeout: c.ShutdownTimeout, DrainDelay: c.ShutdownDrainDelay},
 	}
 }

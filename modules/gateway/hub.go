@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 
 	"go.uber.org/fx"
+
+	"github.com/gamegate/gamegate/pkg/wsconn"
 )
 
 // shardCount spreads rooms and clients over independent locks so joins,
@@ -33,7 +35,7 @@ type Hub struct {
 	clientCount atomic.Int64
 	observers   []RoomObserver
 	metrics     Metrics
-	writers     writers
+	writers     wsconn.Writers
 }
 
 // HubParams are the hub's optional dependencies.
@@ -180,34 +182,18 @@ func (h *Hub) Deliver(d Delivery) int {
 	return n
 }
 
-// fanout sends d.Msg to members and returns how many took it. First the
-// frame is queued for every member, then the members nobody was writing to
-// are written to, the first few by the sender, the rest by the hub's
-// writers: a frame another broadcast queues meanwhile goes out in the same
-// write.
+// fanout sends d.Msg to members and returns how many took it: the frame is
+// queued for every member, then written to those nobody was writing to (see
+// wsconn.Fanout).
 func (h *Hub) fanout(members []*Client, d Delivery) int {
 	n := 0
-	idle := members[:0] // filtered in place: Deliver clears members after
+	f := h.writers.Fanout()
 	for _, c := range members {
-		if c.id == d.Except {
-			continue
-		}
-		taken, start := c.push(d.Msg.frame(c.t))
-		if taken {
+		if c.id != d.Except && f.Send(c.conn, d.Msg.frame(c.t)) {
 			n++
 		}
-		if start {
-			idle = append(idle, c)
-		}
 	}
-	// The sender writes the first few itself, while the writers start.
-	if len(idle) > writersTake {
-		h.writers.add(idle[writersTake:]...)
-		idle = idle[:writersTake]
-	}
-	for _, c := range idle {
-		c.writeLoop(true)
-	}
+	f.Flush()
 	return n
 }
 
@@ -217,19 +203,3 @@ func (h *Hub) Clients() int { return int(h.clientCount.Load()) }
 // Rooms is the number of rooms with at least one member on this node,
 // personal rooms included.
 func (h *Hub) Rooms() int { return int(h.roomCount.Load()) }
-
-// each calls f for every connected client, outside any lock.
-func (h *Hub) each(f func(*Client)) {
-	var all []*Client
-	for i := range h.clients {
-		s := &h.clients[i]
-		s.mu.RLock()
-		for c := range s.clients {
-			all = append(all, c)
-		}
-		s.mu.RUnlock()
-	}
-	for _, c := range all {
-		f(c)
-	}
-}

@@ -1,10 +1,8 @@
 package gateway_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"runtime"
 	"testing"
 	"time"
 
@@ -27,13 +25,23 @@ func TestIdleClientsHoldNoReader(t *testing.T) {
 		clients[i].Join("lounge")
 	}
 	noReaders := func() error {
-		if k := readers(); k != 0 {
+		if k := n.Gateway.Readers(); k != 0 {
 			return fmt.Errorf("%d reader goroutines for %d idle clients", k, len(clients))
 		}
 		return nil
 	}
 	waitfor.Until(t, gt.Timeout, noReaders)
 
+	// A client that keeps sending holds a reader while it does.
+	busy := clients[0]
+	waitfor.Until(t, gt.Timeout, func() error {
+		busy.Send("ping", nil, nil)
+		busy.Expect("pong")
+		if k := n.Gateway.Readers(); k != 1 {
+			return fmt.Errorf("%d readers while one client sends, want 1", k)
+		}
+		return nil
+	})
 	for i, c := range clients {
 		c.Send("ping", nil, i)
 		if f := c.Expect("pong"); string(f.ID) != fmt.Sprint(i) {
@@ -50,11 +58,4 @@ func TestIdleClientsHoldNoReader(t *testing.T) {
 		c.Expect("news")
 	}
 	waitfor.Until(t, gt.Timeout, noReaders)
-}
-
-// readers counts goroutines reading a client's connection.
-func readers() int {
-	buf := make([]byte, 1<<20)
-	buf = buf[:runtime.Stack(buf, true)]
-	return bytes.Count(buf, []byte("gateway.(*Server).readFrame"))
 }

@@ -2,7 +2,11 @@ package gateway
 
 import (
 	"encoding/json"
+	"errors"
 	"sync/atomic"
+	"unicode/utf8"
+
+	"github.com/gamegate/gamegate/pkg/wsconn"
 )
 
 // Message is one server event on its way to clients. Each transport encodes
@@ -25,11 +29,20 @@ func NewMessage(event string, data any) (*Message, error) {
 	return &Message{Event: event, Data: raw}, nil
 }
 
+// ErrInvalidUTF8 refuses data whose JSON is not valid UTF-8: a browser drops
+// a WebSocket connection that receives such text.
+var ErrInvalidUTF8 = errors.New("gateway: data is not valid UTF-8")
+
+// marshal is data's JSON: json.RawMessage as it is, once checked to be
+// UTF-8 (encoding/json makes the rest valid itself).
 func marshal(data any) (json.RawMessage, error) {
 	switch d := data.(type) {
 	case nil:
 		return nil, nil
 	case json.RawMessage:
+		if !utf8.Valid(d) {
+			return nil, ErrInvalidUTF8
+		}
 		return d, nil
 	default:
 		return json.Marshal(d)
@@ -43,7 +56,7 @@ func (m *Message) frame(t transport) []byte {
 	if f := slot.Load(); f != nil {
 		return *f
 	}
-	f := finishFrame(t.appendEvent(newFrame(len(m.Event)+len(m.Data)+32), m.Event, m.Data))
+	f := wsconn.FinishText(t.appendEvent(wsconn.NewFrame(len(m.Event)+len(m.Data)+32), m.Event, m.Data))
 	slot.CompareAndSwap(nil, &f) // a racing encoder made the same bytes
 	return *slot.Load()
 }

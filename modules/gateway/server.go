@@ -12,10 +12,8 @@ import (
 	"path"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/labstack/echo/v4"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
@@ -24,10 +22,11 @@ import (
 	"github.com/gamegate/gamegate/modules/config"
 	"github.com/gamegate/gamegate/pkg/envelope"
 	"github.com/gamegate/gamegate/pkg/token"
+	"github.com/gamegate/gamegate/pkg/wsconn"
 )
 
-// Server is the /game endpoint: handshake, per-connection read loop and
-// dispatch to handlers.
+// Server is the /game endpoint: handshake, sessions and dispatch to
+// handlers. The connections themselves are pkg/wsconn's.
 type Server struct {
 	cfg      config.Gateway
 	verifier *token.Verifier
@@ -37,13 +36,12 @@ type Server struct {
 	guards   []Guard
 	hooks    []Hooks
 	metrics  Metrics
-	copts    clientOptions
-	idle     *idlePoller
+	ws       *wsconn.Server
 
-	ctx      context.Context // bounds Socket.IO handshakes; cancelled by Stop
-	cancel   context.CancelFunc
-	stopping atomic.Bool
-	conns    sync.WaitGroup
+	mu       sync.Mutex
+	live     map[*Client]struct{} // every connection, Socket.IO handshakes included
+	stopping bool
+	gone     chan struct{} // closed when live empties once stopping
 }
 
 // Params are the server's dependencies; the groups are the extension points.
@@ -62,10 +60,11 @@ type Params struct {
 // NewServer builds the endpoint. Two handlers for one event are a
 // configuration error.
 func NewServer(p Params) (*Server, error) {
-	cfg, m := p.Config, p.Hub.metrics
+	cfg := p.Config
 	s := &Server{
-		cfg: cfg, verifier: p.Verifier, hub: p.Hub, log: p.Log.Named("gateway"), metrics: m,
+		cfg: cfg, verifier: p.Verifier, hub: p.Hub, log: p.Log.Named("gateway"), metrics: p.Hub.metrics,
 		handlers: make(map[string]Handler, len(p.Handlers)), guards: p.Guards, hooks: p.Hooks,
+		live: make(map[*Client]struct{}), gone: make(chan struct{}),
 	}
 	for _, h := range p.Handlers {
 		if _, dup := s.handlers[h.Event]; dup {
@@ -73,31 +72,28 @@ func NewServer(p Params) (*Server, error) {
 		}
 		s.handlers[h.Event] = h
 	}
-	s.copts = clientOptions{
-		maxQueue:     cfg.QueueSize,
-		writeTimeout: cfg.WriteTimeout,
-		pingInterval: cfg.PingInterval,
-		pongTimeout:  cfg.PongTimeout,
-		onSlow: func(c *Client) {
-			s.log.Warn("slow consumer: outgoing queue full; closing with 1008",
-				zap.String("clientId", c.id), zap.String("userId", c.userID), zap.Int("queueSize", cfg.QueueSize))
-		},
-	}
-	s.copts.resume = s.read
-	idle, err := newIdlePoller()
+	ws, err := wsconn.NewServer(wsconn.Config{
+		MaxMessageBytes: cfg.MaxMessageBytes,
+		MaxQueue:        cfg.QueueSize,
+		MaxQueueBytes:   cfg.MaxQueueBytes,
+		WriteTimeout:    cfg.WriteTimeout,
+		Writers:         &p.Hub.writers,
+	})
 	if err != nil {
-		return nil, fmt.Errorf("gateway: idle poller: %w", err)
+		return nil, fmt.Errorf("gateway: %w", err)
 	}
-	s.idle = idle
-	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.ws = ws
 	return s, nil
 }
+
+// errStopping answers handshakes while the node stops.
+var errStopping = echo.NewHTTPError(http.StatusServiceUnavailable, "server is stopping")
 
 // Handle is the echo handler for GET /game.
 func (s *Server) Handle(ec echo.Context) error {
 	r := ec.Request()
-	if s.stopping.Load() {
-		return echo.NewHTTPError(http.StatusServiceUnavailable, "server is stopping")
+	if s.isStopping() {
+		return errStopping
 	}
 	if !s.originAllowed(r) {
 		return echo.NewHTTPError(http.StatusForbidden, "origin not allowed")
@@ -107,23 +103,66 @@ func (s *Server) Handle(ec echo.Context) error {
 		s.log.Debug("handshake refused", zap.String("remote", r.RemoteAddr), zap.Error(err))
 		return echo.NewHTTPError(http.StatusUnauthorized, token.Message(err))
 	}
-	t := &plain{}
-	lc, err := accept(ec.Response(), r, &t.hb)
+	conn, err := s.ws.Upgrade(ec.Response(), r)
 	if err != nil {
-		s.log.Debug("upgrade failed", zap.String("remote", r.RemoteAddr), zap.Error(err))
-		return nil // Accept has answered
+		return s.upgradeFailed(ec, err)
 	}
-	s.serve(func() { s.session(lc, claims, t) })
+	c := s.newClient(conn, &plain{})
+	s.begin(c, claims)
+	conn.Serve((*connEvents)(c))
+	conn.SetTimer(s.cfg.PingInterval) // the heartbeat; after Serve, which gives the timer its handler
 	return nil
 }
 
-// serve starts a connection's session in a goroutine of its own and lets
-// the HTTP handler return: the request, echo's context and the stack the
-// handshake grew are released, which is most of an idle connection's cost.
-// The session calls s.conns.Done when the connection has ended.
-func (s *Server) serve(session func()) {
-	s.conns.Add(1)
-	go session()
+// upgradeFailed answers a request that is not a WebSocket handshake, in
+// the endpoint's error format; after a failed takeover there is nobody to
+// answer.
+func (s *Server) upgradeFailed(ec echo.Context, err error) error {
+	var he *wsconn.HandshakeError
+	if !errors.As(err, &he) {
+		s.log.Debug("upgrade failed", zap.String("remote", ec.Request().RemoteAddr), zap.Error(err))
+		return nil
+	}
+	for k, v := range he.Header {
+		ec.Response().Header()[k] = v
+	}
+	return echo.NewHTTPError(he.Status, he.Message)
+}
+
+// newClient makes the client of a new connection and tracks it, so that a
+// stop reaches it; a connection that arrives while the node stops is
+// closed with 1001 at once.
+func (s *Server) newClient(conn *wsconn.Conn, t transport) *Client {
+	c := &Client{
+		id:      rand.Text(),
+		conn:    conn,
+		t:       t,
+		srv:     s,
+		log:     s.log,
+		rooms:   make(map[string]struct{}, 2),
+		limiter: rate.NewLimiter(rate.Limit(s.cfg.RateLimit.PerSecond), s.cfg.RateLimit.Burst),
+	}
+	// Not derived from a server context: that would cost every connection an
+	// entry in the parent's table.
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	s.mu.Lock()
+	s.live[c] = struct{}{}
+	stopping := s.stopping
+	s.mu.Unlock()
+	if stopping {
+		c.Close(wsconn.StatusGoingAway, "server stopping")
+	}
+	return c
+}
+
+// Readers is how many connections have a reader goroutine now: the others
+// wait in the idle poller.
+func (s *Server) Readers() int { return s.ws.Readers() }
+
+func (s *Server) isStopping() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stopping
 }
 
 // originAllowed applies gateway.cors.origins. Requests without an Origin
@@ -156,177 +195,78 @@ func (s *Server) originAllowed(r *http.Request) bool {
 	return false
 }
 
-// session serves an authenticated connection until it ends: the greeting,
-// the personal room, the connect hooks, then the read loop.
-func (s *Server) session(lc *leanConn, claims token.Claims, t transport) {
-	lc.conn.SetReadLimit(s.cfg.MaxMessageBytes)
-	c := &Client{
-		id:      rand.Text(),
-		userID:  claims.Subject,
-		roles:   claims.Roles,
-		conn:    lc.conn,
-		out:     lc.out,
-		in:      lc.in,
-		noPark:  lc.pipelined,
-		t:       t,
-		hub:     s.hub,
-		log:     s.log,
-		opts:    &s.copts,
-		closed:  make(chan struct{}),
-		rooms:   make(map[string]struct{}, 2),
-		limiter: rate.NewLimiter(rate.Limit(s.cfg.RateLimit.PerSecond), s.cfg.RateLimit.Burst),
+// begin starts an authenticated client's session: the greeting, the
+// personal room and the connect hooks. The caller starts the heartbeat.
+func (s *Server) begin(c *Client, claims token.Claims) {
+	c.userID, c.roles = claims.Subject, claims.Roles
+	// `connected` is the first frame, and reaches the wire only once the
+	// client is in its personal room: whatever is sent to the user after
+	// the client has read `connected` reaches it.
+	greet := s.hub.writers.Fanout()
+	if w := c.t.welcome(c); w != nil {
+		greet.Send(c.conn, wsconn.TextFrame(w))
 	}
-	// Not derived from a server context: that would cost every connection an
-	// entry in the parent's table. Stop cancels what it must itself.
-	c.ctx, c.cancel = context.WithCancel(context.Background())
-	c.pinger = time.AfterFunc(s.cfg.PingInterval, func() {
-		if c.closeSent.Load() {
-			c.hangUp() // no answer to our close frame
-			return
-		}
-		c.kick()
-		t.keepalive(c)
-	})
-
-	if w := t.welcome(c); w != nil {
-		c.enqueue(textFrame(w))
-	}
-	c.sendReply("connected", map[string]string{"clientId": c.id, "userId": c.userID}, nil)
+	greet.Send(c.conn, c.reply("connected", map[string]string{"clientId": c.id, "userId": c.userID}, nil))
 	c.Join(PersonalRoom(c.userID))
 	s.hub.add(c)
-	if s.stopping.Load() { // Stop ran between the check in Handle and add
-		c.Close(websocket.StatusGoingAway, "server stopping")
-	}
+	c.started = true
+	greet.Flush()
 	for _, h := range s.hooks {
 		if h.OnConnect == nil {
 			continue
 		}
 		if err := h.OnConnect(c.ctx, c); err != nil {
 			s.log.Info("connect hook refused client", zap.String("userId", c.userID), zap.Error(err))
-			c.Close(websocket.StatusPolicyViolation, err.Error())
+			c.Close(wsconn.StatusPolicyViolation, err.Error())
 			break
 		}
 	}
 	s.log.Debug("client connected", zap.String("clientId", c.id), zap.String("userId", c.userID))
-	if !s.park(c) {
-		s.read(c)
-	}
 }
 
-// cleanup ends a session, in its reader.
-func (s *Server) cleanup(c *Client) {
-	defer s.conns.Done()
-	s.idle.forget(c)
+// cleanup ends a client once its connection has ended, in its reader.
+func (s *Server) cleanup(c *Client, err error) {
 	c.leaveAll()
-	// A client that left abandons its handlers' work; on a graceful stop,
-	// handlers under way (a wallet call, say) finish first, bounded by Stop.
-	if !s.stopping.Load() {
-		c.cancel()
-	}
-	c.async.Wait()
 	c.cancel()
-	s.hub.remove(c) // only now: Stop reaches it until its handlers are done
-	// Unless a Close with a code is under way, cut the connection now.
-	c.closeOnce.Do(func() {
-		c.closing.Store(true)
-		_ = c.conn.CloseNow()
-		close(c.closed)
-	})
-	<-c.closed
-	_ = c.conn.CloseNow() // after a close frame: the client answered, or will not
-	c.mu.Lock()
-	c.pinger.Stop()
-	c.mu.Unlock()
+	<-c.drain() // handlers under way see the cancelled context; their replies go nowhere
+	s.hub.remove(c)
+	s.mu.Lock()
+	delete(s.live, c)
+	if s.stopping && len(s.live) == 0 {
+		close(s.gone)
+	}
+	s.mu.Unlock()
+	if !c.started {
+		return
+	}
 	for _, h := range s.hooks {
 		if h.OnDisconnect != nil {
 			h.OnDisconnect(c)
 		}
 	}
-	s.log.Debug("client disconnected", zap.String("clientId", c.id), zap.String("userId", c.userID))
-}
-
-var readBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-// read serves c's messages. A client that sent no event since its timer's
-// last tick (one that only answers pings, or has gone quiet) is parked in
-// the idle poller, and read returns, ending its goroutine; the poller calls
-// read again, in a new goroutine, when data arrives. A client that sends
-// events keeps its reader: parking costs a few µs per message. When the
-// connection ends, read cleans up.
-func (s *Server) read(c *Client) {
-	for {
-		err := s.readFrame(c)
-		switch {
-		case errors.Is(err, errQuiet):
-		case err != nil:
-			s.cleanup(c)
-			return
-		case c.spoke.Load():
-			continue
-		}
-		if s.park(c) {
-			return
-		}
-	}
-}
-
-// park hands c to the idle poller if nothing of c's is buffered, and
-// reports whether it did; if so, c is not this goroutine's any more.
-func (s *Server) park(c *Client) bool {
-	return c.in.Buffered() == 0 && !c.noPark && s.idle.park(c)
-}
-
-// readFrame reads what comes next: a ping or pong, answered here, or a
-// message, through coder/websocket, which also answers close frames and
-// refuses what breaks the protocol.
-func (s *Server) readFrame(c *Client) error {
-	if err := c.await(); err != nil {
-		return err
-	}
-	if ok, err := c.control(); ok || err != nil {
-		return err
-	}
-	// A context without Done: closing the connection ends the read, and no
-	// timer is set up per message.
-	typ, rd, err := c.conn.Reader(context.Background())
-	if err != nil {
-		return err
-	}
-	buf := readBufs.Get().(*bytes.Buffer)
-	buf.Reset()
-	_, err = buf.ReadFrom(rd)
-	if err == nil {
-		err = c.t.read(s, c, typ, buf.Bytes())
-	}
-	if buf.Cap() <= 64<<10 {
-		readBufs.Put(buf)
-	}
-	return err
+	s.log.Debug("client disconnected", zap.String("clientId", c.id), zap.String("userId", c.userID), zap.Error(err))
 }
 
 var errRateLimited = errors.New("rate limit exceeded")
 
 // admit applies the rate limit to one message: over it, the message gets an
-// exception instead of an answer (errSkip), and too many in a row end the
-// connection.
-func (s *Server) admit(c *Client) error {
+// exception instead of an answer, and too many in a row end the
+// connection. It reports whether the message may go on.
+func (s *Server) admit(c *Client) bool {
 	if c.limiter.Allow() {
 		c.excess = 0
-		return nil
+		return true
 	}
 	c.excess++
 	if c.excess > s.cfg.RateLimit.MaxExcess {
 		s.log.Info("rate limit exceeded for too long; closing with 1008",
 			zap.String("clientId", c.id), zap.String("userId", c.userID))
-		c.Close(websocket.StatusPolicyViolation, "rate limit exceeded")
-		return errRateLimited
+		c.Close(wsconn.StatusPolicyViolation, errRateLimited.Error())
+		return false
 	}
 	c.exception(errRateLimited.Error(), nil)
-	return errSkip
+	return false
 }
-
-// errSkip is admit's refusal of one message; the connection goes on.
-var errSkip = errors.New("message skipped")
 
 // handle answers one decoded message. env's bytes are only valid during the
 // call.
@@ -337,17 +277,20 @@ func (s *Server) handle(c *Client, env envelope.Envelope) {
 		return
 	}
 	s.metrics.MessageIn(env.Event) // known events only: clients choose the names
-	c.spoke.Store(true)
+	if !c.startWork() {
+		c.exception("server is stopping", env.ID)
+		return
+	}
 	if !h.Async {
 		s.run(c, h, env)
+		c.endWork()
 		return
 	}
 	// The read buffer is reused after we return: keep copies.
 	env.Data = bytes.Clone(env.Data)
 	env.ID = bytes.Clone(env.ID)
-	c.async.Add(1)
 	go func() {
-		defer c.async.Done()
+		defer c.endWork()
 		s.run(c, h, env)
 	}()
 }
@@ -383,24 +326,60 @@ func (s *Server) call(c *Client, h Handler, env envelope.Envelope) (*Reply, erro
 	return h.Handle(c.ctx, c, json.RawMessage(env.Data))
 }
 
-// Stop refuses new connections, closes every client with 1001 and waits for
-// their handlers to finish, bounded by ctx.
+// Stop refuses new connections, lets the handlers under way finish and
+// write their replies, closes every client with 1001 once its own handlers
+// are done, and waits for the connections to end, all bounded by ctx; past
+// it, connections are cut.
 func (s *Server) Stop(ctx context.Context) error {
-	s.stopping.Store(true)
-	s.cancel()          // handshakes under way: those clients never joined
-	defer s.idle.stop() // once every connection has ended
-	s.hub.each(func(c *Client) { c.Close(websocket.StatusGoingAway, "server stopping") })
-	done := make(chan struct{})
-	go func() { s.conns.Wait(); close(done) }()
+	s.mu.Lock()
+	s.stopping = true
+	clients := make([]*Client, 0, len(s.live))
+	for c := range s.live {
+		clients = append(clients, c)
+	}
+	if len(s.live) == 0 {
+		close(s.gone)
+	}
+	s.mu.Unlock()
+	defer s.ws.Close()
+
+	start := time.Now()
+	var busy sync.WaitGroup
+	handlers := 0
+	for _, c := range clients {
+		done := c.drain()
+		select {
+		case <-done:
+			c.Close(wsconn.StatusGoingAway, "server stopping")
+			continue
+		default:
+		}
+		handlers++
+		busy.Go(func() {
+			select {
+			case <-done:
+			case <-ctx.Done():
+			}
+			c.Close(wsconn.StatusGoingAway, "server stopping")
+		})
+	}
+	s.log.Info("closing WebSockets with 1001 once their handlers finish",
+		zap.Int("connections", len(clients)), zap.Int("withHandlersUnderWay", handlers))
+	busy.Wait()
 	select {
-	case <-done:
+	case <-s.gone:
+		s.log.Info("WebSockets closed", zap.Int("connections", len(clients)), zap.Duration("took", time.Since(start)))
 		return nil
 	case <-ctx.Done():
-		s.hub.each(func(c *Client) {
+		s.mu.Lock()
+		left := len(s.live)
+		s.mu.Unlock()
+		s.log.Warn("shutdown timeout: cutting the connections still open", zap.Int("connections", left))
+		for _, c := range clients {
 			c.cancel()
-			c.hangUp()
-		})
-		<-done
+			c.conn.Abort()
+		}
+		<-s.gone
 		return ctx.Err()
 	}
 }

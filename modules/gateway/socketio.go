@@ -1,19 +1,19 @@
 package gateway
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"net/http"
 
-	"github.com/coder/websocket"
 	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
+	"sync/atomic"
 
 	"github.com/gamegate/gamegate/pkg/envelope"
 	"github.com/gamegate/gamegate/pkg/socketio"
 	"github.com/gamegate/gamegate/pkg/token"
+	"github.com/gamegate/gamegate/pkg/wsconn"
 )
 
 // Socket.IO clients (socket.io-client v4) connect unchanged: Engine.IO 4 over
@@ -40,7 +40,7 @@ func (s *Server) HandleSocketIO(ec echo.Context) error {
 	r := ec.Request()
 	q := r.URL.Query()
 	switch {
-	case s.stopping.Load():
+	case s.isStopping():
 		return ec.JSON(http.StatusServiceUnavailable, engineError{engineBadRequest, "server is stopping"})
 	case q.Get("EIO") != "4":
 		return ec.JSON(http.StatusBadRequest, engineError{engineUnsupported,
@@ -51,104 +51,80 @@ func (s *Server) HandleSocketIO(ec echo.Context) error {
 	case !s.originAllowed(r):
 		return ec.JSON(http.StatusForbidden, engineError{engineForbidden, "origin not allowed"})
 	}
-	lc, err := accept(ec.Response(), r, nil) // Engine.IO has its own pings
+	conn, err := s.ws.Upgrade(ec.Response(), r)
 	if err != nil {
-		s.log.Debug("upgrade failed", zap.String("remote", r.RemoteAddr), zap.Error(err))
-		return nil // Accept has answered
-	}
-	// What the handshake needs of the request, copied: the request itself
-	// is released when this handler returns.
-	auth := sioAuth{fallback: token.FromRequest(r), remote: r.RemoteAddr}
-	s.serve(func() {
-		lc.conn.SetReadLimit(s.cfg.MaxMessageBytes)
-		t := &sioTransport{ns: s.cfg.Path}
-		claims, err := s.sioHandshake(lc.conn, auth, t)
-		if err != nil {
-			s.log.Debug("socket.io handshake ended", zap.String("remote", auth.remote), zap.Error(err))
-			_ = lc.conn.CloseNow()
-			s.conns.Done()
-			return
+		var he *wsconn.HandshakeError
+		if errors.As(err, &he) {
+			return ec.JSON(he.Status, engineError{engineBadRequest, he.Message})
 		}
-		s.session(lc, claims, t)
-	})
-	return nil
-}
-
-// sioAuth is what a Socket.IO handshake keeps of the upgrade request: the
-// token it carried in a header or the query, if any, and the peer's address.
-type sioAuth struct{ fallback, remote string }
-
-// errHandshake ends a Socket.IO handshake that cannot go on.
-var errHandshake = errors.New("socket.io handshake failed")
-
-// sioHandshake sends the Engine.IO open packet and waits for a CONNECT to the
-// namespace whose token verifies. A refused CONNECT is answered CONNECT_ERROR
-// and the client may try again on the same connection, as with socket.io.
-func (s *Server) sioHandshake(conn *websocket.Conn, auth sioAuth, t *sioTransport) (token.Claims, error) {
-	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.SocketIO.ConnectTimeout)
-	defer cancel()
-	write := func(frame []byte) error { return conn.Write(ctx, websocket.MessageText, frame) }
-	open := socketio.AppendOpen(nil, socketio.Open{
+		return s.upgradeFailed(ec, err)
+	}
+	// The session begins with the client's CONNECT (sioTransport.read); what
+	// the handshake needs of the request is kept: the request itself is
+	// released when this handler returns.
+	t := &sioTransport{ns: s.cfg.Path, fallback: token.FromRequest(r)}
+	c := s.newClient(conn, t)
+	conn.Send(wsconn.TextFrame(socketio.AppendOpen(nil, socketio.Open{
 		SID:          rand.Text(),
 		PingInterval: s.cfg.PingInterval.Milliseconds(),
 		PingTimeout:  s.cfg.PongTimeout.Milliseconds(),
 		MaxPayload:   s.cfg.MaxMessageBytes,
-	})
-	if err := write(open); err != nil {
-		return token.Claims{}, err
+	})))
+	conn.SetTimer(s.cfg.SocketIO.ConnectTimeout)
+	conn.Serve((*connEvents)(c))
+	return nil
+}
+
+// handshake answers a packet that comes before the client's CONNECT to the
+// namespace: a CONNECT whose token verifies begins the session; a refused
+// one gets CONNECT_ERROR and the client may try again on the same
+// connection, as with socket.io. Anything else waits for the namespace.
+func (t *sioTransport) handshake(c *Client, msg []byte) {
+	if len(msg) == 0 || msg[0] != socketio.EngineMessage {
+		if len(msg) > 0 && msg[0] == socketio.EngineClose {
+			c.Close(wsconn.StatusNormalClosure, "")
+		}
+		return // pings, noops: nothing to do before the namespace is joined
 	}
-	for {
-		typ, msg, err := conn.Read(ctx)
-		if err != nil {
-			return token.Claims{}, err
-		}
-		if typ != websocket.MessageText {
-			_ = conn.Close(websocket.StatusUnsupportedData, "binary frames are not supported")
-			return token.Claims{}, errHandshake
-		}
-		if len(msg) == 0 || msg[0] != socketio.EngineMessage {
-			if len(msg) > 0 && msg[0] == socketio.EngineClose {
-				return token.Claims{}, errHandshake
-			}
-			continue // pings, noops: nothing to do before the namespace is joined
-		}
-		p, err := socketio.Decode(msg[1:])
-		if err != nil || p.Type != socketio.Connect {
-			continue // socket.io ignores packets for namespaces not joined
-		}
-		if p.Namespace != t.ns {
-			if err := write(socketio.AppendConnectError(nil, p.Namespace, "Invalid namespace")); err != nil {
-				return token.Claims{}, err
-			}
-			continue
-		}
-		claims, err := s.verifier.Verify(ctx, auth.token(p.Payload))
-		if err != nil {
-			s.log.Debug("socket.io connect refused", zap.String("remote", auth.remote), zap.Error(err))
-			if err := write(socketio.AppendConnectError(nil, t.ns, token.Message(err))); err != nil {
-				return token.Claims{}, err
-			}
-			continue
-		}
-		return claims, nil
+	p, err := socketio.Decode(msg[1:])
+	if err != nil || p.Type != socketio.Connect {
+		return // socket.io ignores packets for namespaces not joined
 	}
+	if p.Namespace != t.ns {
+		c.conn.Send(wsconn.TextFrame(socketio.AppendConnectError(nil, p.Namespace, "Invalid namespace")))
+		return
+	}
+	s := c.srv
+	claims, err := s.verifier.Verify(c.ctx, t.token(p.Payload))
+	if err != nil {
+		s.log.Debug("socket.io connect refused", zap.String("remote", c.conn.RemoteAddr().String()), zap.Error(err))
+		c.conn.Send(wsconn.TextFrame(socketio.AppendConnectError(nil, t.ns, token.Message(err))))
+		return
+	}
+	t.connected.Store(true) // first: the session's timer and hooks see it
+	s.begin(c, claims)
+	c.conn.SetTimer(s.cfg.PingInterval)
 }
 
 // token is the client's token: `auth: { token }` of the CONNECT packet
 // (socket.io's way), else the upgrade request's.
-func (a sioAuth) token(payload json.RawMessage) string {
+func (t *sioTransport) token(payload json.RawMessage) string {
 	var p struct {
 		Token string `json:"token"`
 	}
 	if json.Unmarshal(payload, &p) == nil && p.Token != "" {
 		return p.Token
 	}
-	return a.fallback
+	return t.fallback
 }
 
 // sioTransport is one Socket.IO connection's transport.
 type sioTransport struct {
 	ns string
+	// fallback is the upgrade request's token, if it carried one.
+	fallback string
+	// connected: the session began. Until then only the handshake runs.
+	connected atomic.Bool
 	// skip counts binary attachment frames still to discard after a
 	// refused binary packet.
 	skip int
@@ -175,8 +151,8 @@ func (t *sioTransport) welcome(c *Client) []byte { return socketio.AppendConnect
 // farewell tells the client the server disconnected it, so that it does not
 // reconnect at once, except when the server is stopping: then the client
 // should reconnect, to another node or to this one once it is back.
-func (t *sioTransport) farewell(code websocket.StatusCode) []byte {
-	if code == websocket.StatusGoingAway {
+func (t *sioTransport) farewell(code wsconn.StatusCode) []byte {
+	if code == wsconn.StatusGoingAway || !t.connected.Load() {
 		return nil
 	}
 	return socketio.AppendDisconnect(nil, t.ns)
@@ -184,64 +160,77 @@ func (t *sioTransport) farewell(code websocket.StatusCode) []byte {
 
 const errBinaryAttachments = "binary attachments are not supported: send JSON"
 
-func (t *sioTransport) read(s *Server, c *Client, typ websocket.MessageType, msg []byte) error {
-	if typ != websocket.MessageText {
+func (t *sioTransport) read(c *Client, op wsconn.Opcode, msg []byte) {
+	if op != wsconn.OpText {
 		if t.skip > 0 {
 			t.skip--
-			return nil
+			return
 		}
-		c.Close(websocket.StatusUnsupportedData, "binary frames are not supported")
-		return errEnd
+		c.Close(wsconn.StatusUnsupportedData, "binary frames are not supported")
+		return
+	}
+	if !t.connected.Load() {
+		t.handshake(c, msg)
+		return
 	}
 	if len(msg) == 0 {
-		return nil
+		return
 	}
 	switch msg[0] {
 	case socketio.EnginePong:
 		t.hb.answered()
-		return nil
+		return
 	case socketio.EnginePing: // an Engine.IO 3 habit; answer it anyway
-		c.enqueue(textFrame([]byte{socketio.EnginePong}))
-		return nil
+		c.conn.Send(wsconn.TextFrame([]byte{socketio.EnginePong}))
+		return
 	case socketio.EngineClose:
-		c.Close(websocket.StatusNormalClosure, "")
-		return errEnd
+		c.Close(wsconn.StatusNormalClosure, "")
+		return
 	case socketio.EngineMessage:
 	default:
-		return nil
+		return
 	}
-	if err := s.admit(c); err != nil {
-		return ignoreSkip(err)
+	if !c.srv.admit(c) {
+		return
 	}
 	p, err := socketio.Decode(msg[1:])
 	if err != nil {
 		c.exception(err.Error(), nil)
-		return nil
+		return
 	}
 	if p.Namespace != t.ns {
-		return nil // not joined: ignored, as socket.io does
+		return // not joined: ignored, as socket.io does
 	}
 	switch p.Type {
 	case socketio.Event:
 		event, data, err := p.Event()
 		if err != nil {
 			c.exception(err.Error(), p.ID)
-			return nil
+			return
 		}
-		s.handle(c, envelope.Envelope{Event: event, Data: data, ID: p.ID})
+		c.srv.handle(c, envelope.Envelope{Event: event, Data: data, ID: p.ID})
 	case socketio.BinaryEvent, socketio.BinaryAck:
 		t.skip = p.Attachments
 		c.exception(errBinaryAttachments, p.ID)
 	case socketio.Disconnect:
-		c.Close(websocket.StatusNormalClosure, "")
-		return errEnd
+		c.Close(wsconn.StatusNormalClosure, "")
 	}
-	return nil
 }
 
 // keepalive is Engine.IO's heartbeat: a "2" every pingInterval, to be
-// answered "3" within pingTimeout.
-func (t *sioTransport) keepalive(c *Client) { t.hb.beat(c, textFrame([]byte{socketio.EnginePing})) }
+// answered "3" within pingTimeout. Before the session begins, the timer
+// bounds the wait for the client's CONNECT.
+func (t *sioTransport) keepalive(c *Client) {
+	if !t.connected.Load() {
+		c.srv.log.Debug("socket.io client sent no CONNECT in time", zap.String("remote", c.conn.RemoteAddr().String()))
+		c.Close(wsconn.StatusPolicyViolation, "no CONNECT within the connect timeout")
+		return
+	}
+	t.hb.beat(c, func() bool { return c.conn.Send(sioPing) })
+}
+
+// sioPing is Engine.IO's ping packet, shared by every connection.
+var sioPing = wsconn.TextFrame([]byte{socketio.EnginePing})
 
 // pong: Engine.IO keeps alive with its own packets; WebSocket pongs are
 // only accepted.

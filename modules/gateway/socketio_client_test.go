@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
+	"github.com/gamegate/gamegate/pkg/wsconn"
 	"go.uber.org/fx"
 
 	gt "github.com/gamegate/gamegate/internal/gatewaytest"
@@ -41,7 +41,7 @@ func TestSocketIOClient(t *testing.T) {
 	// kickMe lets the suite see a server-initiated disconnect.
 	kick := fx.Provide(gateway.AsHandler(func() gateway.Handler {
 		return gateway.Handler{Event: "kickMe", Handle: func(_ context.Context, c *gateway.Client, _ json.RawMessage) (*gateway.Reply, error) {
-			c.Close(websocket.StatusPolicyViolation, "kicked")
+			c.Close(wsconn.StatusPolicyViolation, "kicked")
 			return nil, nil
 		}}
 	}))

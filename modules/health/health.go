@@ -29,12 +29,13 @@ func AsCheck(f any) any {
 // Module adds /healthz and /readyz.
 var Module = fx.Module("health",
 	fx.Provide(fx.Annotate(Routes,
-		fx.ParamTags(`group:"health.checks"`),
+		fx.ParamTags(`group:"health.checks"`, ``),
 		fx.ResultTags(`group:"http.routes,flatten"`))),
 )
 
-// Routes are the two endpoints over checks.
-func Routes(checks []Check) []httpserver.Route {
+// Routes are the two endpoints over checks. Once the node has begun to stop
+// (drain), it is not ready, whatever the checks say.
+func Routes(checks []Check, drain *httpserver.Drain) []httpserver.Route {
 	return []httpserver.Route{
 		{Method: http.MethodGet, Path: "/healthz", Handler: func(c echo.Context) error {
 			return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
@@ -48,6 +49,9 @@ func Routes(checks []Check) []httpserver.Route {
 				if !ready {
 					body["status"], code = "degraded", http.StatusServiceUnavailable
 				}
+			}
+			if drain.Draining() {
+				body["status"], code = "stopping", http.StatusServiceUnavailable
 			}
 			return c.JSON(code, body)
 		}},

@@ -6,6 +6,7 @@ import "go.uber.org/fx"
 // registered as it is built, after every module that contributes a route, so
 // it starts last and is the first to stop.
 var Module = fx.Module("httpserver",
+	fx.Provide(func() *Drain { return new(Drain) }),
 	fx.Provide(func(lc fx.Lifecycle, p Params) *Server {
 		s := New(p)
 		lc.Append(fx.StartStopHook(s.Start, s.Stop))

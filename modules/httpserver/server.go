@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	_ "net/http/pprof" // registers on http.DefaultServeMux, served only with http.pprof
+	"sync/atomic"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -49,6 +51,8 @@ type Params struct {
 
 	Config     config.HTTP
 	CORS       config.Gateway
+	Shutdown   config.Shutdown
+	Drain      *Drain
 	Log        *zap.Logger
 	Routes     []Route      `group:"http.routes"`
 	Middleware []Middleware `group:"http.middleware"`
@@ -64,7 +68,18 @@ type Server struct {
 	limit *connLimit
 	ln    *listener
 	done  chan struct{}
+	drain *Drain
+	delay time.Duration // shutdownDrainDelay
 }
+
+// Drain says whether the node has begun to stop. The HTTP server sets it
+// first thing in its stop and keeps serving for shutdownDrainDelay:
+// readiness reports it, so that load balancers take the node out while it
+// still answers.
+type Drain struct{ draining atomic.Bool }
+
+// Draining reports whether the stop has begun.
+func (d *Drain) Draining() bool { return d.draining.Load() }
 
 // New builds the server and registers every route.
 func New(p Params) *Server {
@@ -103,6 +118,8 @@ func New(p Params) *Server {
 		addr:  p.Config.Addr,
 		log:   p.Log.Named("http"),
 		limit: limit,
+		drain: p.Drain,
+		delay: p.Shutdown.DrainDelay,
 	}
 }
 
@@ -131,12 +148,30 @@ func (s *Server) Start(context.Context) error {
 	return nil
 }
 
-// Stop stops accepting and waits for in-flight requests, bounded by ctx.
-// Upgraded WebSockets are not tracked here: the gateway closes them.
+// Stop begins the node's stop: readiness fails at once, the server keeps
+// serving for shutdownDrainDelay, then stops accepting and waits for
+// in-flight requests, bounded by ctx. Upgraded WebSockets are not tracked
+// here: the gateway closes them.
 func (s *Server) Stop(ctx context.Context) error {
+	s.drain.draining.Store(true)
+	if s.delay > 0 {
+		s.log.Info("stopping: /readyz answers 503; serving on for shutdownDrainDelay", zap.Duration("shutdownDrainDelay", s.delay))
+		select {
+		case <-time.After(s.delay):
+		case <-ctx.Done():
+		}
+	}
+	s.log.Info("no longer accepting connections; finishing in-flight requests",
+		zap.Int64("openConnections", s.limit.open.Load()))
+	start := time.Now()
 	err := s.srv.Shutdown(ctx)
 	<-s.done
-	return err
+	if err != nil {
+		s.log.Warn("in-flight requests cut at the shutdown timeout", zap.Error(err))
+		return err
+	}
+	s.log.Info("in-flight requests finished", zap.Duration("took", time.Since(start)))
+	return nil
 }
 
 // Addr is the address the server listens on, once started.
