@@ -205,7 +205,10 @@ func (c *client) write(b []byte) {
 	}
 }
 
-func (c *client) send(op Opcode, payload string) { c.t.Helper(); c.write(frame(op, true, []byte(payload))) }
+func (c *client) send(op Opcode, payload string) {
+	c.t.Helper()
+	c.write(frame(op, true, []byte(payload)))
+}
 
 // read reads one server frame, checking it is one a server may send.
 func (c *client) read() (Opcode, []byte, error) {
