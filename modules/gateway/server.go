@@ -110,7 +110,6 @@ func (s *Server) Handle(ec echo.Context) error {
 	c := s.newClient(conn, &plain{})
 	s.begin(c, claims)
 	conn.Serve((*connEvents)(c))
-	conn.SetTimer(s.cfg.PingInterval) // the heartbeat; after Serve, which gives the timer its handler
 	return nil
 }
 
@@ -196,7 +195,7 @@ func (s *Server) originAllowed(r *http.Request) bool {
 }
 
 // begin starts an authenticated client's session: the greeting, the
-// personal room and the connect hooks. The caller starts the heartbeat.
+// personal room, the connect hooks and the heartbeat.
 func (s *Server) begin(c *Client, claims token.Claims) {
 	c.userID, c.roles = claims.Subject, claims.Roles
 	// `connected` is the first frame, and reaches the wire only once the
@@ -221,6 +220,7 @@ func (s *Server) begin(c *Client, claims token.Claims) {
 			break
 		}
 	}
+	c.conn.SetTimer(s.cfg.PingInterval)
 	s.log.Debug("client connected", zap.String("clientId", c.id), zap.String("userId", c.userID))
 }
 

@@ -103,7 +103,6 @@ func (t *sioTransport) handshake(c *Client, msg []byte) {
 	}
 	t.connected.Store(true) // first: the session's timer and hooks see it
 	s.begin(c, claims)
-	c.conn.SetTimer(s.cfg.PingInterval)
 }
 
 // token is the client's token: `auth: { token }` of the CONNECT packet

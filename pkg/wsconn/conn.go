@@ -65,8 +65,10 @@ type Conn struct {
 	answering atomic.Bool   // our close frame is out: the peer has CloseTimeout to answer
 
 	// One timer serves the handler's ticks, parking and the close
-	// handshake's deadline.
-	timer *time.Timer
+	// handshake's deadline. Set before Serve, it starts with Serve.
+	timer   *time.Timer
+	serving bool          // under mu
+	pending time.Duration // a SetTimer before Serve; under mu
 
 	// Parking (see poller).
 	parked  atomic.Bool
@@ -80,7 +82,13 @@ type Conn struct {
 // Serve hands the connection to h and starts reading, in a goroutine or, if
 // nothing has arrived yet, by parking. It returns at once.
 func (c *Conn) Serve(h Handler) {
+	c.mu.Lock()
 	c.h = h
+	c.serving = true
+	if c.pending > 0 && !c.closing.Load() {
+		c.timer.Reset(c.pending)
+	}
+	c.mu.Unlock()
 	if !c.park() {
 		go c.run()
 	}
@@ -92,11 +100,15 @@ func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 // Closing reports whether the connection takes no more frames.
 func (c *Conn) Closing() bool { return c.closing.Load() }
 
-// SetTimer makes OnTimer run once after d, replacing an earlier setting. A
-// closing connection ignores it.
+// SetTimer makes OnTimer run once after d, replacing an earlier setting;
+// before Serve, d counts from Serve. A closing connection ignores it.
 func (c *Conn) SetTimer(d time.Duration) {
 	c.mu.Lock()
-	if !c.closing.Load() {
+	switch {
+	case c.closing.Load():
+	case !c.serving:
+		c.pending = d
+	default:
 		c.timer.Reset(d)
 	}
 	c.mu.Unlock()
