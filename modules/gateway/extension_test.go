@@ -2,12 +2,14 @@ package gateway_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 
 	"go.uber.org/fx"
 
 	gt "github.com/gamegate/gamegate/internal/gatewaytest"
+	"github.com/gamegate/gamegate/internal/waitfor"
 	"github.com/gamegate/gamegate/modules/gateway"
 )
 
@@ -44,10 +46,10 @@ func (m *chatModule) options() fx.Option {
 			}),
 			gateway.AsHooks(func() gateway.Hooks {
 				return gateway.Hooks{OnConnect: func(_ context.Context, c *gateway.Client) error {
+					c.Join("lobby")
 					m.mu.Lock()
 					m.connected = append(m.connected, c.UserID())
 					m.mu.Unlock()
-					c.Join("lobby")
 					return nil
 				}}
 			}),
@@ -62,12 +64,15 @@ func TestExtensionModule(t *testing.T) {
 	bob := n.Dial(t, gt.Token(t, "bob"))
 	banned := n.Dial(t, gt.Token(t, "banned", "chatter"))
 
-	// The hook ran for each and put them in the lobby.
-	chat.mu.Lock()
-	if len(chat.connected) != 3 {
-		t.Fatalf("hook saw %v", chat.connected)
-	}
-	chat.mu.Unlock()
+	// The hook runs for each, after `connected`, and puts them in the lobby.
+	waitfor.Until(t, gt.Timeout, func() error {
+		chat.mu.Lock()
+		defer chat.mu.Unlock()
+		if len(chat.connected) != 3 {
+			return fmt.Errorf("hook saw %v", chat.connected)
+		}
+		return nil
+	})
 
 	alice.Send("say", map[string]string{"roomId": "lobby", "text": "gg"}, 1)
 	if f := alice.Expect("sent"); string(f.ID) != "1" || string(f.Data) != `{"roomId":"lobby","text":"gg"}` {

@@ -16,8 +16,10 @@ import (
 // keep one.
 func TestIdleClientsHoldNoReader(t *testing.T) {
 	cfg := gt.Config()
-	cfg.Gateway.PingInterval = 200 * time.Millisecond
-	cfg.Gateway.PongTimeout = 100 * time.Millisecond
+	// Ticks every 100 and 500 ms park quiet readers soon; 500 ms to answer
+	// a ping holds on a busy machine.
+	cfg.Gateway.PingInterval = 600 * time.Millisecond
+	cfg.Gateway.PongTimeout = 500 * time.Millisecond
 	n := gt.Start(t, cfg)
 	clients := make([]*gt.Client, 20)
 	for i := range clients {

@@ -190,8 +190,8 @@ func TestSocketIOAndPlainShareRooms(t *testing.T) {
 
 func TestSocketIOHeartbeat(t *testing.T) {
 	cfg := gt.Config()
-	cfg.Gateway.PingInterval = 200 * time.Millisecond
-	cfg.Gateway.PongTimeout = 150 * time.Millisecond
+	cfg.Gateway.PingInterval = 600 * time.Millisecond // 500 ms to answer holds on a busy machine
+	cfg.Gateway.PongTimeout = 500 * time.Millisecond
 	n := gt.Start(t, cfg)
 
 	alive := dialSIO(t, n, "")
