@@ -13,11 +13,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/cenkalti/backoff/v5"
 	"go.uber.org/zap"
 
 	"github.com/gamegate/gamegate/modules/config"
 	"github.com/gamegate/gamegate/pkg/frame"
+	"github.com/gamegate/gamegate/pkg/redial"
 	"github.com/gamegate/gamegate/pkg/walletproto"
 )
 
@@ -127,7 +127,6 @@ func withDefaults(cfg config.Wallet) config.Wallet {
 	orDefault(&cfg.CallTimeout, d.CallTimeout)
 	orDefault(&cfg.BackoffMin, d.BackoffMin)
 	orDefault(&cfg.BackoffMax, d.BackoffMax)
-	cfg.BackoffMax = max(cfg.BackoffMax, cfg.BackoffMin)
 	return cfg
 }
 
@@ -298,13 +297,7 @@ func (c *Client) linkDown(l *link) {
 // backoff, again, until the client closes.
 func (c *Client) run() {
 	defer close(c.done)
-	b := &backoff.ExponentialBackOff{
-		InitialInterval:     c.cfg.BackoffMin,
-		RandomizationFactor: 0.5,
-		Multiplier:          2,
-		MaxInterval:         c.cfg.BackoffMax,
-	}
-	b.Reset()
+	b := redial.New(c.cfg.BackoffMin, c.cfg.BackoffMax)
 	for attempt := 1; ; attempt++ {
 		c.setState(Connecting)
 		c.log.Info("wallet link connecting", zap.Int("attempt", attempt))
@@ -329,7 +322,7 @@ func (c *Client) run() {
 			c.log.Info("wallet link closed")
 			return
 		}
-		delay := min(b.NextBackOff(), c.cfg.BackoffMax)
+		delay := b.Next()
 		c.reconnects.Add(1)
 		c.setState(Down)
 		fields = append(fields, zap.Error(err), zap.Duration("retryIn", delay))
