@@ -34,6 +34,9 @@ type Fake struct {
 	wg    sync.WaitGroup
 }
 
+// Addr is the loopback host:port it listens on.
+func (f *Fake) Addr() string { return f.ln.Addr().String() }
+
 // Start listens on a loopback port and passes every request to answer, on
 // the link's read loop: answer must not block, but may keep reply to answer
 // later, or never.

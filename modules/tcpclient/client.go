@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/gamegate/gamegate/modules/config"
+	"github.com/gamegate/gamegate/modules/logging"
 	"github.com/gamegate/gamegate/pkg/frame"
 	"github.com/gamegate/gamegate/pkg/redial"
 	"github.com/gamegate/gamegate/pkg/walletproto"
@@ -38,6 +39,7 @@ type Client struct {
 	cfg      config.Wallet
 	nodeID   string
 	log      *zap.Logger
+	msgLog   *zap.Logger // sampled: for lines written once per message
 	framing  frame.Framing
 	codec    walletproto.Codec
 	dial     dialFunc
@@ -107,6 +109,7 @@ func New(cfg config.Wallet, log *zap.Logger, handlers []PushHandler, opts ...Opt
 		host, _ := os.Hostname()
 		c.nodeID = fmt.Sprintf("%s-%d", host, os.Getpid())
 	}
+	c.msgLog = logging.Sampled(c.log, time.Second)
 	for _, h := range handlers {
 		c.handlers[h.PushType()] = append(c.handlers[h.PushType()], h)
 	}
@@ -368,15 +371,15 @@ func (c *Client) setState(s State) {
 func (c *Client) dispatch(h walletproto.Header, body []byte) {
 	handlers := c.handlers[h.Type]
 	if h.RequestID != "" {
-		c.log.Warn("wallet reply for no pending request (unknown, or its caller gave up); handled as a push",
+		c.msgLog.Warn("wallet reply for no pending request (unknown, or its caller gave up); handled as a push",
 			zap.String("type", h.Type), zap.String("requestId", h.RequestID), zap.Int("handlers", len(handlers)))
 	} else if len(handlers) == 0 {
-		c.log.Debug("wallet push without a handler, dropped", zap.String("type", h.Type))
+		c.msgLog.Debug("wallet push without a handler, dropped", zap.String("type", h.Type))
 	}
 	p := Push{Header: h, body: body, codec: c.codec}
 	for _, handler := range handlers {
 		if err := handler.HandlePush(p); err != nil {
-			c.log.Warn("wallet push handler failed", zap.String("type", h.Type), zap.Error(err))
+			c.msgLog.Warn("wallet push handler failed", zap.String("type", h.Type), zap.Error(err))
 		}
 	}
 }

@@ -7,11 +7,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"time"
 
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 
 	"github.com/gamegate/gamegate/modules/gateway"
+	"github.com/gamegate/gamegate/modules/logging"
 	"github.com/gamegate/gamegate/modules/tcpclient"
 	"github.com/gamegate/gamegate/pkg/walletproto"
 )
@@ -39,10 +41,14 @@ type BalanceUpdated struct {
 	TxID     string `json:"txId,omitempty"`
 }
 
+// failureLogInterval is how often a failing wallet call is logged: during an
+// outage every call fails, and one line a second says so.
+const failureLogInterval = time.Second
+
 // NewGetBalance answers getBalance for the token's user, never one named in
 // data. It runs async: a slow wallet must not hold up the client's pings.
 func NewGetBalance(wallet *tcpclient.Client, log *zap.Logger) gateway.Handler {
-	log = log.Named("walletevents")
+	log = logging.Sampled(log.Named("walletevents"), failureLogInterval)
 	return gateway.Handler{
 		Event: "getBalance",
 		Async: true,

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -108,14 +109,7 @@ func TestBalanceChangedReachesEveryConnectionOfTheUser(t *testing.T) {
 // With the wallet down, getBalance answers a clear exception after the call
 // deadline, the connection stays usable, and /readyz says why it is 503.
 func TestWalletDown(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close() // nothing listens there
-
-	n := gt.Start(t, walletConfig(port))
+	n := gt.Start(t, walletConfig(gt.FreePort(t)))
 	code, body := get(t, n.URL+"/readyz")
 	var ready map[string]string
 	_ = json.Unmarshal([]byte(body), &ready)
@@ -175,5 +169,65 @@ func TestWalletSilenceTimesOut(t *testing.T) {
 	}
 	if code, _ := get(t, n.URL+"/readyz"); code != 200 {
 		t.Fatalf("readyz %d after a timeout", code)
+	}
+}
+
+// A wallet that stops answering while getBalance waits (SIGSTOP, say): the
+// client hears of it when the link is declared dead, a pong timeout after
+// the wallet's last byte, not at the call's deadline; /readyz turns 503; and
+// both recover once the wallet answers again.
+func TestWalletThatStopsAnswering(t *testing.T) {
+	var stopped atomic.Bool
+	wallet := wallettest.Start(t, func(r wallettest.Request, reply wallettest.Reply) {
+		if !stopped.Load() {
+			_ = reply(wallettest.OK(r, `"balance":5,"currency":"EUR"`))
+		}
+	})
+	cfg := walletConfig(wallet.Port)
+	cfg.Wallet.PongTimeout = 500 * time.Millisecond
+	cfg.Wallet.CallTimeout = time.Minute // never reached while the test runs
+	n := gt.Start(t, cfg)
+	waitReady(t, n)
+	c := n.Dial(t, gt.Token(t, "alice"))
+
+	stopped.Store(true)
+	c.Send("getBalance", nil, "g1")
+	f := c.Expect("exception")
+	if string(f.Data) != `{"status":"error","message":"wallet connection lost; try again"}` || string(f.ID) != `"g1"` {
+		t.Fatalf("exception %s id %s", f.Data, f.ID)
+	}
+	waitfor.Until(t, gt.Timeout, func() error {
+		code, body := get(t, n.URL+"/readyz")
+		var ready map[string]string
+		_ = json.Unmarshal([]byte(body), &ready)
+		if code != 503 || ready["wallet"] == "up" {
+			return &readyErr{body}
+		}
+		return nil
+	})
+
+	stopped.Store(false)
+	waitReady(t, n)
+	c.Send("getBalance", nil, "g2")
+	if f := c.Expect("balance"); string(f.Data) != `{"userId":"alice","balance":5,"currency":"EUR"}` {
+		t.Fatalf("balance %s", f.Data)
+	}
+}
+
+// During an outage every getBalance fails, and each failure is answered,
+// but the log gets one line a second, not one a call.
+func TestFailedCallsAreLoggedSampled(t *testing.T) {
+	n := gt.Start(t, walletConfig(gt.FreePort(t)))
+	c := n.Dial(t, gt.Token(t, "alice"))
+	const calls = 20
+	for i := range calls {
+		c.Send("getBalance", nil, i)
+	}
+	for range calls {
+		c.Expect("exception")
+	}
+	// The failures all fall within a second or two of each other.
+	if lines := n.Logs.FilterMessage("getBalance failed").Len(); lines < 1 || lines > 2 {
+		t.Errorf("%d log lines for %d failed calls, want 1 or 2", lines, calls)
 	}
 }
