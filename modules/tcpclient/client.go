@@ -56,6 +56,7 @@ type Client struct {
 	up   chan struct{}        // closed while a link is up
 	link atomic.Pointer[link] // the link that is up, if any
 
+	pushes     recentPushes
 	metrics    Metrics
 	state      atomic.Int32
 	subs       subscribers
@@ -367,8 +368,14 @@ func (c *Client) setState(s State) {
 }
 
 // dispatch hands a message that answers no pending call to the handlers
-// of its type.
+// of its type, unless it is a push already taken: one with a pushId seen
+// before, resent by the wallet because the pushAck did not reach it.
 func (c *Client) dispatch(h walletproto.Header, body []byte) {
+	if h.PushID != "" && !c.pushes.add(h.PushID) {
+		c.msgLog.Info("wallet push resent after its pushAck was lost; acknowledged again, not delivered twice",
+			zap.String("type", h.Type), zap.String("pushId", h.PushID))
+		return
+	}
 	handlers := c.handlers[h.Type]
 	if h.RequestID != "" {
 		c.msgLog.Warn("wallet reply for no pending request (unknown, or its caller gave up); handled as a push",

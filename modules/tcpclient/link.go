@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/gamegate/gamegate/pkg/frame"
 	"github.com/gamegate/gamegate/pkg/walletproto"
 )
@@ -37,6 +39,7 @@ type link struct {
 	done     chan struct{} // closed by fail
 	lastRead atomic.Int64  // UnixNano of the last read that returned bytes
 	pinging  atomic.Bool   // a ping is in flight
+	ackBuf   []byte        // the read loop's, for pushAcks
 
 	mu      sync.Mutex
 	err     error // why the link failed; set once, before done closes
@@ -238,6 +241,23 @@ func (l *link) read() error {
 			continue
 		}
 		l.c.dispatch(env.Header, body)
+		if env.PushID != "" {
+			l.ack(env.PushID)
+		}
+	}
+}
+
+// ack answers a push that carried a pushId once its handlers have taken it,
+// so that the wallet does not resend it on its next link. If the link drops
+// before the ack leaves, the wallet resends, and dispatch recognises the id.
+func (l *link) ack(pushID string) {
+	var err error
+	l.ackBuf, err = l.c.codec.Append(l.ackBuf[:0], walletproto.Header{Type: walletproto.TypePushAck, PushID: pushID})
+	if err == nil {
+		err = l.out.Push(l.ackBuf)
+	}
+	if err != nil {
+		l.c.msgLog.Warn("wallet pushAck not sent; the wallet will resend the push", zap.String("pushId", pushID), zap.Error(err))
 	}
 }
 

@@ -2,10 +2,14 @@ package walletevents_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -230,4 +234,95 @@ func TestFailedCallsAreLoggedSampled(t *testing.T) {
 	if lines := n.Logs.FilterMessage("getBalance failed").Len(); lines < 1 || lines > 2 {
 		t.Errorf("%d log lines for %d failed calls, want 1 or 2", lines, calls)
 	}
+}
+
+// A balance push survives its link dropping in between: the client gets
+// balanceUpdated once, neither zero nor two times, whether the link drops
+// before the push reaches the gateway (the wallet resends it) or after the
+// gateway took it but before its pushAck reached the wallet (the wallet
+// resends it, and the gateway knows its pushId).
+func TestPushSurvivesTheLinkDroppingInBetween(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		at   func(fromGateway bool, m wallettest.Request) bool
+	}{
+		{"before the push reaches the gateway", func(fromGateway bool, m wallettest.Request) bool {
+			return !fromGateway && m.Type == walletproto.TypeBalanceChanged
+		}},
+		{"before the pushAck reaches the wallet", func(fromGateway bool, m wallettest.Request) bool {
+			return fromGateway && m.Type == walletproto.TypePushAck
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sim, port := startWallet(t)
+			var (
+				cut    atomic.Bool
+				mu     sync.Mutex
+				pushed []string // the pushIds the wallet sent
+			)
+			proxy := wallettest.StartProxy(t, "127.0.0.1:"+strconv.Itoa(port), func(fromGateway bool, m wallettest.Request) bool {
+				if !fromGateway && m.PushID != "" {
+					mu.Lock()
+					pushed = append(pushed, m.PushID)
+					mu.Unlock()
+				}
+				return tc.at(fromGateway, m) && cut.CompareAndSwap(false, true)
+			})
+			n := gt.Start(t, walletConfig(proxy.Port))
+			waitReady(t, n)
+			c := n.Dial(t, gt.Token(t, "alice"))
+
+			if _, err := sim.Credit(walletproto.Transfer{UserID: "alice", Amount: 100, TxID: "bonus-1"}); err != nil {
+				t.Fatal(err)
+			}
+			if f := c.Expect("balanceUpdated"); string(f.Data) != `{"userId":"alice","balance":2600,"currency":"EUR","txId":"bonus-1"}` {
+				t.Fatalf("balanceUpdated %s", f.Data)
+			}
+			waitfor.Until(t, gt.Timeout, func() error { // acknowledged on the next link
+				if n := sim.Unacked(); n != 0 {
+					return fmt.Errorf("%d pushes unacknowledged", n)
+				}
+				return nil
+			})
+			mu.Lock()
+			sent := slices.Clone(pushed)
+			mu.Unlock()
+			if !cut.Load() || len(sent) != 2 || sent[0] != sent[1] {
+				t.Fatalf("link cut %v, pushIds sent %q: want the link cut and the push sent twice", cut.Load(), sent)
+			}
+			c.Alive() // the pong comes next: no second balanceUpdated was queued
+		})
+	}
+}
+
+// Balance changes made while the wallet link is down reach the client, in
+// order and once each, when it comes back.
+func TestPushesMadeWhileTheLinkIsDownArriveWhenItReturns(t *testing.T) {
+	sim, port := startWallet(t)
+	proxy := wallettest.StartProxy(t, "127.0.0.1:"+strconv.Itoa(port), nil)
+	n := gt.Start(t, walletConfig(proxy.Port))
+	waitReady(t, n)
+	c := n.Dial(t, gt.Token(t, "alice"))
+
+	proxy.Down()
+	waitfor.Until(t, gt.Timeout, func() error {
+		if code, body := get(t, n.URL+"/readyz"); code != 503 {
+			return &readyErr{body}
+		}
+		return nil
+	})
+	const changes = 5
+	for i := range changes {
+		if _, err := sim.Credit(walletproto.Transfer{UserID: "alice", Amount: 1, TxID: fmt.Sprint("tx-", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	proxy.Up(t)
+	for i := range changes {
+		want := fmt.Sprintf(`{"userId":"alice","balance":%d,"currency":"EUR","txId":"tx-%d"}`, 2501+i, i)
+		if f := c.Expect("balanceUpdated"); string(f.Data) != want {
+			t.Fatalf("balanceUpdated %d: %s, want %s", i, f.Data, want)
+		}
+	}
+	c.Alive()
 }
