@@ -76,12 +76,6 @@ func WithCodec(cd walletproto.Codec) Option { return func(c *Client) { c.codec =
 // WithMetrics reports every call's outcome and latency to m.
 func WithMetrics(m Metrics) Option { return func(c *Client) { c.metrics = m } }
 
-// Metrics receives the outcome of every Call; the metrics module provides
-// one.
-type Metrics interface {
-	CallDone(msgType string, d time.Duration, err error)
-}
-
 // New returns a Client for the wallet at cfg.Addr(); zero fields of cfg
 // take the defaults of config.Default. It does not connect until Start.
 // handlers receive the pushes of their type.

@@ -23,7 +23,16 @@ var Module = fx.Module("walletevents",
 	fx.Provide(
 		gateway.AsHandler(NewGetBalance),
 		tcpclient.AsPushHandler(NewBalanceRelay),
+		gateway.AsEvents(BalanceEvent, BalanceUpdatedEvent),
 	),
+)
+
+// The events this module sends to clients.
+const (
+	// BalanceEvent is the reply to getBalance.
+	BalanceEvent = "balance"
+	// BalanceUpdatedEvent carries a balanceChanged push.
+	BalanceUpdatedEvent = "balanceUpdated"
 )
 
 // Balance is the data of the `balance` reply.
@@ -58,7 +67,7 @@ func NewGetBalance(wallet *tcpclient.Client, log *zap.Logger) gateway.Handler {
 				log.Info("getBalance failed", zap.String("userId", c.UserID()), zap.Error(err))
 				return nil, clientError(err)
 			}
-			return &gateway.Reply{Event: "balance", Data: Balance{UserID: c.UserID(), Balance: b.Balance, Currency: b.Currency}}, nil
+			return &gateway.Reply{Event: BalanceEvent, Data: Balance{UserID: c.UserID(), Balance: b.Balance, Currency: b.Currency}}, nil
 		},
 	}
 }
@@ -91,6 +100,6 @@ func NewBalanceRelay(e *gateway.Emitter) tcpclient.PushHandler {
 		if m.UserID == "" {
 			return errors.New("balanceChanged without userId")
 		}
-		return e.ToUser(context.Background(), m.UserID, "balanceUpdated", BalanceUpdated(m))
+		return e.ToUser(context.Background(), m.UserID, BalanceUpdatedEvent, BalanceUpdated(m))
 	})
 }
