@@ -160,7 +160,11 @@ func TestWalletSilenceTimesOut(t *testing.T) {
 			_ = reply(wallettest.OK(r, ""))
 		}
 	})
-	n := gt.Start(t, walletConfig(wallet.Port))
+	cfg := walletConfig(wallet.Port)
+	// The pong must come before the deadline's exception: give it seconds,
+	// and the exception still comes within the client's wait (gt.Timeout).
+	cfg.Wallet.CallTimeout = 2 * time.Second
+	n := gt.Start(t, cfg)
 	waitReady(t, n)
 	c := n.Dial(t, gt.Token(t, "alice"))
 	c.Send("getBalance", nil, "slow")
@@ -230,9 +234,10 @@ func TestFailedCallsAreLoggedSampled(t *testing.T) {
 	for range calls {
 		c.Expect("exception")
 	}
-	// The failures all fall within a second or two of each other.
-	if lines := n.Logs.FilterMessage("getBalance failed").Len(); lines < 1 || lines > 2 {
-		t.Errorf("%d log lines for %d failed calls, want 1 or 2", lines, calls)
+	// The failures fall within a second or so of each other: a line or two,
+	// a few on a very busy machine, not one a call.
+	if lines := n.Logs.FilterMessage("getBalance failed").Len(); lines < 1 || lines >= calls/4 {
+		t.Errorf("%d log lines for %d failed calls, want at least 1 and fewer than %d", lines, calls, calls/4)
 	}
 }
 
