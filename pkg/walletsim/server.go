@@ -161,7 +161,7 @@ func (s *Server) serve(l *link) {
 	s.mu.Lock()
 	delete(s.links, l)
 	s.pushes.lost(l)
-	if target := s.pushTarget(nil); target != nil {
+	if target := s.pushTarget(nil); target != nil && !s.closed {
 		s.resend(target)
 	}
 	s.mu.Unlock()

@@ -347,6 +347,29 @@ func TestPushWithNoGatewayWaitsForTheNextOne(t *testing.T) {
 	}
 }
 
+// With no gateway to take them, pushes are kept up to a bound; past it the
+// oldest is dropped, with a warning, and the next gateway gets the newest.
+func TestUnacknowledgedPushesAreBounded(t *testing.T) {
+	const bound = 10_000
+	core, logs := observer.New(zapcore.WarnLevel)
+	s, addr := start(t, walletsim.Options{InitialBalance: 0, Logger: zap.New(core)})
+	for i := range bound + 1 {
+		if _, err := s.Credit(walletproto.Transfer{UserID: "u1", Amount: 1, TxID: fmt.Sprint("t", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := s.Unacked(); n != bound {
+		t.Fatalf("%d pushes kept, want %d", n, bound)
+	}
+	if n := logs.FilterMessage("too many pushes unacknowledged; the oldest is dropped").Len(); n != 1 {
+		t.Errorf("%d warnings, want 1", n)
+	}
+	pushes := dial(t, addr).pushesUntilPong()
+	if len(pushes) != bound || pushes[0].Balance != 2 || pushes[bound-1].Balance != bound+1 {
+		t.Errorf("the next gateway got %d pushes, want %d: balances 2 to %d, in order", len(pushes), bound, bound+1)
+	}
+}
+
 func TestCorruptStreamDropsTheConnection(t *testing.T) {
 	core, logs := observer.New(zapcore.InfoLevel)
 	_, addr := start(t, walletsim.Options{Logger: zap.New(core)})
