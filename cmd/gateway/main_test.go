@@ -53,6 +53,10 @@ func gateway(t *testing.T, env []string, args ...string) (int, string, string) {
 }
 
 func TestBadConfigurationExits2WithOneLine(t *testing.T) {
+	zeroPong := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(zeroPong, []byte("auth:\n  jwtSecret: s\ngateway:\n  pongTimeout: 0s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		env  []string
 		args []string
@@ -62,6 +66,7 @@ func TestBadConfigurationExits2WithOneLine(t *testing.T) {
 		{[]string{"HTTP_ADDR=nonsense"}, nil, "http.addr"},
 		{[]string{"LOG_LEVEL=chatty"}, nil, "log.level"},
 		{nil, []string{"--config", "/nonexistent/config.yaml"}, "/nonexistent/config.yaml"},
+		{nil, []string{"--config", zeroPong}, "gateway.pongTimeout: must be positive, got 0s"},
 		{nil, []string{"frobnicate"}, "unknown command"},
 	} {
 		code, _, stderr := gateway(t, tc.env, tc.args...)

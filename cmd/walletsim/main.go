@@ -4,6 +4,9 @@
 //	walletsim [--addr host:port] [--currency USD] [--initial-balance 10000]
 //	          [--admin-addr host:port] [--max-frame-bytes N] [--log-level info]
 //
+// Every balance push carries a pushId and is sent again on the next link
+// until a gateway acknowledges it (pushAck).
+//
 // --addr defaults to WALLET_HOST:WALLET_PORT, else 127.0.0.1:7070. With
 // --admin-addr, an HTTP endpoint lets a person move money while it runs:
 //

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gamegate/gamegate/modules/config"
 	"github.com/gamegate/gamegate/modules/tcpclient"
+	"github.com/gamegate/gamegate/pkg/walletproto"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -48,7 +49,12 @@ func TestServesUntilCancelled(t *testing.T) {
 	cfg := config.Default().Wallet
 	cfg.Host, cfg.Port = host, mustAtoi(t, port)
 	cfg.BackoffMin, cfg.BackoffMax = 5*time.Millisecond, 20*time.Millisecond
-	c, err := tcpclient.New(cfg, zap.NewNop(), nil)
+	pushIDs := make(chan string, 4)
+	relay := tcpclient.NewPushHandler(walletproto.TypeBalanceChanged, func(p tcpclient.Push) error {
+		pushIDs <- p.PushID
+		return nil
+	})
+	c, err := tcpclient.New(cfg, zap.NewNop(), []tcpclient.PushHandler{relay})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,6 +70,14 @@ func TestServesUntilCancelled(t *testing.T) {
 	res.Body.Close()
 	if b, err := c.GetBalance(context.Background(), "u1"); err != nil || b.Balance != 705 {
 		t.Errorf("after an admin credit: GetBalance = %+v, %v; want 705", b, err)
+	}
+	select {
+	case id := <-pushIDs:
+		if id == "" {
+			t.Error("the admin credit was pushed without a pushId")
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("the admin credit was not pushed")
 	}
 
 	cancel()

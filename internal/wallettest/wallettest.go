@@ -1,6 +1,7 @@
 // Package wallettest is a scriptable wallet peer for tests: it speaks the
 // contract's framing over real loopback TCP and answers each request the way
-// a test says, now, later or never.
+// a test says, now, later or never. Its Proxy puts a real wallet behind
+// links that a test drops at a chosen message.
 package wallettest
 
 import (
@@ -12,10 +13,11 @@ import (
 	"testing"
 )
 
-// Request is what the peer reads of a request.
+// Request is what the peer reads of a request, and a Proxy of any message.
 type Request struct {
 	Type      string `json:"type"`
 	RequestID string `json:"requestId"`
+	PushID    string `json:"pushId"`
 	UserID    string `json:"userId"`
 }
 
@@ -33,6 +35,9 @@ type Fake struct {
 	conns []net.Conn
 	wg    sync.WaitGroup
 }
+
+// Addr is the loopback host:port it listens on.
+func (f *Fake) Addr() string { return f.ln.Addr().String() }
 
 // Start listens on a loopback port and passes every request to answer, on
 // the link's read loop: answer must not block, but may keep reply to answer

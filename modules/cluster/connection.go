@@ -2,11 +2,12 @@ package cluster
 
 import (
 	"errors"
-	"math/rand/v2"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
+
+	"github.com/gamegate/gamegate/pkg/redial"
 )
 
 // Connection tuning. A dead server that does not close the socket is noticed
@@ -33,7 +34,8 @@ func (a *Adapter) options() []nats.Option {
 		nats.RetryOnFailedConnect(true),
 		nats.MaxReconnects(-1),
 		nats.ReconnectBufSize(-1),
-		nats.CustomReconnectDelay(reconnectDelay),
+		// The wallet link's schedule; nats.go calls it from one goroutine.
+		nats.CustomReconnectDelay(redial.New(minReconnectDelay, maxReconnectDelay).ByAttempt),
 		nats.PingInterval(pingInterval),
 		nats.MaxPingsOutstanding(maxPingsOut),
 		nats.ConnectHandler(a.connected),
@@ -43,14 +45,6 @@ func (a *Adapter) options() []nats.Option {
 		nats.ClosedHandler(a.closedHandler),
 		nats.ErrorHandler(a.asyncError),
 	}
-}
-
-// reconnectDelay is the wait after the attempts-th failed round of reconnect
-// attempts: from 100 ms doubling to 5 s, plus up to 20% of jitter so that
-// nodes do not reconnect in step.
-func reconnectDelay(attempts int) time.Duration {
-	d := min(minReconnectDelay<<min(max(attempts-1, 0), 6), maxReconnectDelay)
-	return d + rand.N(d/5)
 }
 
 // nats.go calls the handlers below one at a time, in order, on its own

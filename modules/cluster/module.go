@@ -19,7 +19,7 @@ var Module = fx.Options(
 		fx.Provide(
 			NewInterest,
 			fx.Annotate(func(i *Interest) gateway.RoomObserver { return i },
-				fx.ResultTags(`group:"gateway.roomObservers"`)),
+				fx.ResultTags(`group:"`+gateway.RoomObserverGroup+`"`)),
 			New,
 			health.AsCheck(readiness),
 		),

@@ -285,15 +285,17 @@ func firstLine(s string) string {
 	return s
 }
 
-// Validate checks the values that would otherwise fail later and less clearly.
+// Validate checks the values that would otherwise fail later and less
+// clearly, or not fail at all (a pong timeout of 0 drops every client at its
+// first ping). The error names the first bad key, on one line.
 func (c Config) Validate() error {
-	bad := func(key, format string, args ...any) error {
-		return fmt.Errorf("%w: %s: %s", ErrInvalid, key, fmt.Sprintf(format, args...))
-	}
 	if _, port, err := net.SplitHostPort(c.HTTP.Addr); err != nil {
 		return bad("http.addr", "%q is not host:port", c.HTTP.Addr)
 	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		return bad("http.addr", "bad port %q", port)
+	}
+	if c.HTTP.MaxConnections < 0 {
+		return bad("http.maxConnections", "must not be negative (0: from the open-file limit), got %d", c.HTTP.MaxConnections)
 	}
 	if _, err := zapcore.ParseLevel(c.Log.Level); err != nil {
 		return bad("log.level", "unknown level %q (debug, info, warn, error)", c.Log.Level)
@@ -303,6 +305,9 @@ func (c Config) Validate() error {
 	}
 	if c.Auth.JWTSecret == "" && c.Auth.JWKSURL == "" && c.Auth.JWKSFile == "" {
 		return bad("auth.jwtSecret", "set JWT_SECRET, or JWT_JWKS_URL / JWT_JWKS_FILE")
+	}
+	if c.Auth.Leeway < 0 {
+		return bad("auth.leeway", "must not be negative, got %v", c.Auth.Leeway)
 	}
 	if c.Wallet.Port < 1 || c.Wallet.Port > 65535 {
 		return bad("wallet.port", "must be 1..65535, got %d", c.Wallet.Port)
@@ -316,14 +321,110 @@ func (c Config) Validate() error {
 	if c.Gateway.QueueSize < 1 {
 		return bad("gateway.queueSize", "must be positive")
 	}
+	if c.Gateway.MaxQueueBytes < 1 {
+		return bad("gateway.maxQueueBytes", "must be positive, got %d", c.Gateway.MaxQueueBytes)
+	}
 	if c.Gateway.RateLimit.PerSecond <= 0 || c.Gateway.RateLimit.Burst < 1 {
 		return bad("gateway.rateLimit", "perSecond and burst must be positive")
 	}
 	if len(c.Gateway.CORS.Origins) == 0 {
 		return bad("gateway.cors.origins", "list at least one origin, or \"*\"")
 	}
-	if c.ShutdownTimeout <= 0 {
-		return bad("shutdownTimeout", "must be positive")
+	if err := c.validateDurations(); err != nil {
+		return err
+	}
+	return c.validatePaths()
+}
+
+// bad is the error of an invalid key: one line, naming it.
+func bad(key, format string, args ...any) error {
+	return fmt.Errorf("%w: %s: %s", ErrInvalid, key, fmt.Sprintf(format, args...))
+}
+
+// validateDurations checks every duration: each is positive (or, for a
+// delay or a leeway, not negative), and related ones are in order.
+func (c Config) validateDurations() error {
+	for _, d := range []struct {
+		key string
+		d   time.Duration
+	}{
+		{"http.requestTimeout", c.HTTP.RequestTimeout},
+		{"http.writeTimeout", c.HTTP.WriteTimeout},
+		{"http.idleTimeout", c.HTTP.IdleTimeout},
+		{"gateway.pingInterval", c.Gateway.PingInterval},
+		{"gateway.pongTimeout", c.Gateway.PongTimeout},
+		{"gateway.writeTimeout", c.Gateway.WriteTimeout},
+		{"gateway.socketIO.connectTimeout", c.Gateway.SocketIO.ConnectTimeout},
+		{"wallet.pingInterval", c.Wallet.PingInterval},
+		{"wallet.pongTimeout", c.Wallet.PongTimeout},
+		{"wallet.callTimeout", c.Wallet.CallTimeout},
+		{"wallet.backoffMin", c.Wallet.BackoffMin},
+		{"wallet.backoffMax", c.Wallet.BackoffMax},
+		{"shutdownTimeout", c.ShutdownTimeout},
+	} {
+		if d.d <= 0 {
+			return bad(d.key, "must be positive, got %v", d.d)
+		}
+	}
+	// A pong that may come after the next ping is due leaves no time to
+	// tell a dead peer from a slow one.
+	if c.Gateway.PongTimeout >= c.Gateway.PingInterval {
+		return bad("gateway.pongTimeout", "must be less than gateway.pingInterval (%v), got %v", c.Gateway.PingInterval, c.Gateway.PongTimeout)
+	}
+	if c.Wallet.PongTimeout >= c.Wallet.PingInterval {
+		return bad("wallet.pongTimeout", "must be less than wallet.pingInterval (%v), got %v", c.Wallet.PingInterval, c.Wallet.PongTimeout)
+	}
+	if c.Wallet.BackoffMin > c.Wallet.BackoffMax {
+		return bad("wallet.backoffMin", "must not exceed wallet.backoffMax (%v), got %v", c.Wallet.BackoffMax, c.Wallet.BackoffMin)
+	}
+	if c.ShutdownDrainDelay < 0 {
+		return bad("shutdownDrainDelay", "must not be negative, got %v", c.ShutdownDrainDelay)
+	}
+	// The drain delay is spent inside the stop's bound, which must leave
+	// time for the stop itself.
+	if c.ShutdownDrainDelay >= c.ShutdownTimeout {
+		return bad("shutdownDrainDelay", "must be less than shutdownTimeout (%v), got %v", c.ShutdownTimeout, c.ShutdownDrainDelay)
 	}
 	return nil
+}
+
+// restRoutes are the paths the gateway's own modules serve over HTTP; one
+// ending in "/" stands for its whole subtree. The WebSocket endpoints must
+// not take one of them. modules/app's test checks that every route the
+// application registers is here.
+var restRoutes = []string{
+	"/", "/healthz", "/readyz", "/metrics", "/notifications/", "/lobby/", "/dev/wallet/", "/debug/pprof/",
+}
+
+// validatePaths checks the WebSocket endpoints' paths: each is a plain path,
+// they differ, and neither takes a REST route.
+func (c Config) validatePaths() error {
+	paths := []struct{ key, path string }{{"gateway.path", c.Gateway.Path}}
+	if c.Gateway.SocketIO.Enabled {
+		paths = append(paths, struct{ key, path string }{"gateway.socketIO.path", c.Gateway.SocketIO.Path})
+	}
+	for _, p := range paths {
+		if !strings.HasPrefix(p.path, "/") || strings.ContainsAny(p.path, ":*?# ") {
+			return bad(p.key, "%q must start with \"/\" and be a plain path (no ':', '*', '?', '#' or space)", p.path)
+		}
+		if r, ok := restRoute(p.path); ok {
+			return bad(p.key, "%q is taken by the REST route %s", p.path, r)
+		}
+	}
+	if len(paths) == 2 && strings.TrimSuffix(paths[0].path, "/") == strings.TrimSuffix(paths[1].path, "/") {
+		return bad("gateway.socketIO.path", "%q must differ from gateway.path", paths[1].path)
+	}
+	return nil
+}
+
+// restRoute returns the REST route that p would take, if any.
+func restRoute(p string) (string, bool) {
+	trimmed := strings.TrimSuffix(p, "/")
+	for _, r := range restRoutes {
+		subtree := r != "/" && strings.HasSuffix(r, "/")
+		if trimmed == strings.TrimSuffix(r, "/") || subtree && strings.HasPrefix(p, r) {
+			return r, true
+		}
+	}
+	return "", false
 }

@@ -1,7 +1,13 @@
 package gateway
 
-// Metrics receives the gateway's counts. The metrics module provides one;
-// without it nothing is counted.
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/fx"
+)
+
+// Metrics receives the gateway's counts. The module counts in Prometheus
+// when the metrics module provides a registry; without one nothing is
+// counted.
 type Metrics interface {
 	// MessageIn counts a well-formed message from a client.
 	MessageIn(event string)
@@ -20,3 +26,95 @@ func (NopMetrics) MessageIn(string)        {}
 func (NopMetrics) MessagesOut(string, int) {}
 func (NopMetrics) SlowConsumer()           {}
 func (NopMetrics) Dropped(int)             {}
+
+// OtherEvent is the label under which gamegate_ws_messages_out_total counts
+// the frames of every event no module declared: a REST caller names its
+// own events, and each name must not become a time series.
+const OtherEvent = "other"
+
+// builtinEvents are the events the gateway itself sends.
+var builtinEvents = []string{"connected", "exception", "pong", "joinedRoom", "leftRoom"}
+
+// AsEvents declares the names of events a module sends to clients (its
+// handlers' replies, its pushes), so that /metrics counts them by name:
+//
+//	fx.Provide(gateway.AsEvents("said"))
+func AsEvents(names ...string) any {
+	return fx.Annotate(func() []string { return names }, fx.ResultTags(`group:"`+EventGroup+`,flatten"`))
+}
+
+// newMetrics counts in r, or nowhere without one.
+func newMetrics(r *prometheus.Registry, events []string) Metrics {
+	if r == nil {
+		return NopMetrics{}
+	}
+	return newPromMetrics(r, events)
+}
+
+// promMetrics counts in Prometheus (gamegate_ws_*).
+type promMetrics struct {
+	in            *prometheus.CounterVec
+	out           map[string]prometheus.Counter // by declared event, and OtherEvent
+	slow, dropped prometheus.Counter
+}
+
+func newPromMetrics(r *prometheus.Registry, events []string) *promMetrics {
+	out := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "gamegate", Subsystem: "ws", Name: "messages_out_total",
+		Help: `Frames queued for clients, by event; events no module declared count as "other".`,
+	}, []string{"event"})
+	m := &promMetrics{
+		in: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "gamegate", Subsystem: "ws", Name: "messages_in_total",
+			Help: "Messages received from clients, by event (known events only).",
+		}, []string{"event"}),
+		out: map[string]prometheus.Counter{OtherEvent: out.WithLabelValues(OtherEvent)},
+		slow: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "gamegate", Subsystem: "ws", Name: "slow_consumer_closes_total",
+			Help: "Clients closed with 1008 because their outgoing queue overflowed.",
+		}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "gamegate", Subsystem: "ws", Name: "dropped_messages_total",
+			Help: "Frames discarded with a slow consumer's queue.",
+		}),
+	}
+	for _, e := range events {
+		m.out[e] = out.WithLabelValues(e)
+	}
+	r.MustRegister(m.in, out, m.slow, m.dropped)
+	return m
+}
+
+// MessageIn is only called for events that have a handler: bounded.
+func (m *promMetrics) MessageIn(event string) { m.in.WithLabelValues(event).Inc() }
+
+func (m *promMetrics) MessagesOut(event string, n int) {
+	if n <= 0 {
+		return
+	}
+	c, ok := m.out[event]
+	if !ok {
+		c = m.out[OtherEvent]
+	}
+	c.Add(float64(n))
+}
+
+func (m *promMetrics) SlowConsumer() { m.slow.Inc() }
+func (m *promMetrics) Dropped(n int) { m.dropped.Add(float64(n)) }
+
+// registerHubGauges exports the hub's live counts, when there is a registry.
+func registerHubGauges(r *prometheus.Registry, h *Hub) {
+	if r == nil {
+		return
+	}
+	r.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "gamegate", Subsystem: "ws", Name: "connections",
+			Help: "Connected WebSocket clients on this node.",
+		}, func() float64 { return float64(h.Clients()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "gamegate", Subsystem: "ws", Name: "rooms",
+			Help: "Rooms with at least one member on this node, personal rooms included.",
+		}, func() float64 { return float64(h.Rooms()) }),
+	)
+}

@@ -9,25 +9,40 @@ import (
 	"github.com/gamegate/gamegate/modules/httpserver"
 )
 
+// The gateway's extension points, each an fx value group. A struct field
+// tag cannot be built from a constant, so the fx.In structs of this package
+// spell them out; everything else uses these.
+const (
+	// HandlerGroup holds Handlers, see AsHandler and On.
+	HandlerGroup = "gateway.handlers"
+	// GuardGroup holds global Guards, see AsGuard.
+	GuardGroup = "gateway.guards"
+	// HookGroup holds connect and disconnect Hooks, see AsHooks.
+	HookGroup = "gateway.hooks"
+	// RoomObserverGroup holds RoomObservers, told when this node's interest
+	// in a room starts and ends.
+	RoomObserverGroup = "gateway.roomObservers"
+	// EventGroup holds the names of the events modules send, see AsEvents.
+	EventGroup = "gateway.events"
+)
+
 // Module is the WebSocket gateway: the hub, the emitter other modules inject,
 // the /game endpoint and the built-in events. It needs a *token.Verifier
-// (modules/auth) and config.Gateway.
-//
-// Extension points, each an fx value group:
-//   - "gateway.handlers": Handler, see AsHandler and On;
-//   - "gateway.guards": global Guard, see AsGuard;
-//   - "gateway.hooks": connect and disconnect Hooks, see AsHooks;
-//   - "gateway.roomObservers": RoomObserver, told when this node's interest
-//     in a room starts and ends.
+// (modules/auth) and config.Gateway, and counts in the *prometheus.Registry
+// of modules/metrics when the application has one. Its extension points are
+// the value groups above.
 var Module = fx.Module("gateway",
 	fx.Provide(
+		fx.Annotate(newMetrics, fx.ParamTags(`optional:"true"`, `group:"`+EventGroup+`"`)),
 		NewHub,
 		fx.Annotate(func(h *Hub) LocalBroker { return LocalBroker{Hub: h} }, fx.As(new(Broker))),
 		NewEmitter,
 		newServer,
 		httpserver.AsRoutes(routes),
-		fx.Annotate(builtinHandlers, fx.ResultTags(`group:"gateway.handlers,flatten"`)),
+		fx.Annotate(builtinHandlers, fx.ResultTags(`group:"`+HandlerGroup+`,flatten"`)),
+		AsEvents(builtinEvents...),
 	),
+	fx.Invoke(fx.Annotate(registerHubGauges, fx.ParamTags(`optional:"true"`))),
 )
 
 // newServer registers the stop hook as the server is built, so fx orders the

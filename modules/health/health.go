@@ -1,6 +1,6 @@
 // Package health serves GET /healthz (the process serves) and GET /readyz
 // (every required part is up). Modules add their parts to readiness through
-// the "health.checks" value group.
+// the CheckGroup value group (AsCheck).
 package health
 
 import (
@@ -21,16 +21,19 @@ type Check struct {
 	State func() (state string, ready bool)
 }
 
+// CheckGroup is the value group of the Checks /readyz reports.
+const CheckGroup = "health.checks"
+
 // AsCheck annotates a constructor returning Check.
 func AsCheck(f any) any {
-	return fx.Annotate(f, fx.ResultTags(`group:"health.checks"`))
+	return fx.Annotate(f, fx.ResultTags(`group:"`+CheckGroup+`"`))
 }
 
 // Module adds /healthz and /readyz.
 var Module = fx.Module("health",
 	fx.Provide(fx.Annotate(Routes,
-		fx.ParamTags(`group:"health.checks"`, ``),
-		fx.ResultTags(`group:"http.routes,flatten"`))),
+		fx.ParamTags(`group:"`+CheckGroup+`"`, ``),
+		fx.ResultTags(`group:"`+httpserver.RouteGroup+`,flatten"`))),
 )
 
 // Routes are the two endpoints over checks. Once the node has begun to stop

@@ -29,10 +29,18 @@ type Route struct {
 	Middleware []echo.MiddlewareFunc
 }
 
+// The server's value groups.
+const (
+	// RouteGroup holds the modules' []Route, see AsRoutes.
+	RouteGroup = "http.routes"
+	// MiddlewareGroup holds Middleware, see AsMiddleware.
+	MiddlewareGroup = "http.middleware"
+)
+
 // AsRoutes annotates a constructor returning []Route so that its routes join
 // the server, e.g. fx.Provide(httpserver.AsRoutes(NewController)).
 func AsRoutes(f any) any {
-	return fx.Annotate(f, fx.ResultTags(`group:"http.routes,flatten"`))
+	return fx.Annotate(f, fx.ResultTags(`group:"`+RouteGroup+`,flatten"`))
 }
 
 // Middleware wraps every route; modules add to it through the
@@ -42,18 +50,20 @@ type Middleware echo.MiddlewareFunc
 
 // AsMiddleware annotates a constructor returning Middleware.
 func AsMiddleware(f any) any {
-	return fx.Annotate(f, fx.ResultTags(`group:"http.middleware"`))
+	return fx.Annotate(f, fx.ResultTags(`group:"`+MiddlewareGroup+`"`))
 }
 
 // Params are the server's dependencies.
 type Params struct {
 	fx.In
 
-	Config     config.HTTP
-	CORS       config.Gateway
-	Shutdown   config.Shutdown
-	Drain      *Drain
-	Log        *zap.Logger
+	Config   config.HTTP
+	CORS     config.Gateway
+	Shutdown config.Shutdown
+	Drain    *Drain
+	Log      *zap.Logger
+	// RouteGroup and MiddlewareGroup: a struct tag cannot be built from a
+	// constant.
 	Routes     []Route      `group:"http.routes"`
 	Middleware []Middleware `group:"http.middleware"`
 }

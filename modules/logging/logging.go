@@ -4,6 +4,7 @@ package logging
 
 import (
 	"fmt"
+	"time"
 
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxevent"
@@ -41,4 +42,14 @@ func New(cfg config.Log) (*zap.Logger, error) {
 	zc.EncoderConfig.TimeKey = "time"
 	zc.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
 	return zc.Build()
+}
+
+// Sampled returns log writing the first line of each message per interval
+// and dropping the others, for lines written once per failed call or per
+// message: an outage then writes one line an interval, not thousands (the
+// failures themselves are counted in /metrics).
+func Sampled(log *zap.Logger, interval time.Duration) *zap.Logger {
+	return log.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
+		return zapcore.NewSamplerWithOptions(c, interval, 1, 0)
+	}))
 }

@@ -106,3 +106,44 @@ func TestWalletMetrics(t *testing.T) {
 		}
 	}
 }
+
+// A REST caller names its own events: each name must not become a series.
+// Events no module declared count as "other"; declared ones by name.
+func TestRESTEventNamesAreNotLabels(t *testing.T) {
+	n := gt.Start(t, gt.Config())
+	c := n.Dial(t, gt.Token(t, "alice"))
+	c.Join("lobby")
+	for _, body := range []string{
+		`{"roomId":"lobby","message":1}`,
+		`{"roomId":"lobby","message":2,"event":"made-up-1"}`,
+		`{"roomId":"lobby","message":3,"event":"made-up-2"}`,
+	} {
+		req, _ := http.NewRequest(http.MethodPost, n.URL+"/notifications/broadcast", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+gt.Token(t, "ops", "admin"))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("broadcast %s: %d", body, resp.StatusCode)
+		}
+	}
+	for _, event := range []string{"notification", "made-up-1", "made-up-2"} {
+		c.Expect(event)
+	}
+
+	body := scrape(t, n)
+	for _, want := range []string{
+		`gamegate_ws_messages_out_total{event="notification"} 1`,
+		`gamegate_ws_messages_out_total{event="other"} 2`,
+	} {
+		if !strings.Contains(body, want+"\n") {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if strings.Contains(body, `event="made-up-`) {
+		t.Error("a REST caller's event name became a label")
+	}
+}

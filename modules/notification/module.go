@@ -3,6 +3,7 @@ package notification
 import (
 	"go.uber.org/fx"
 
+	"github.com/gamegate/gamegate/modules/gateway"
 	"github.com/gamegate/gamegate/modules/httpserver"
 )
 
@@ -13,5 +14,8 @@ var Module = fx.Module("notification",
 		fx.Private,
 		NewController,
 	),
-	fx.Provide(httpserver.AsRoutes((*Controller).Routes)),
+	fx.Provide(
+		httpserver.AsRoutes((*Controller).Routes),
+		gateway.AsEvents(DefaultEvent), // a caller's own event names count as "other"
+	),
 )

@@ -19,6 +19,9 @@ import (
 	"github.com/gamegate/gamegate/pkg/token"
 )
 
+// DefaultEvent is the event of a notification whose body names none.
+const DefaultEvent = "notification"
+
 // BroadcastBody is the body of POST /notifications/broadcast.
 type BroadcastBody struct {
 	RoomID  string          `json:"roomId"`
@@ -96,7 +99,7 @@ func eventOf(message json.RawMessage, event *string) (string, error) {
 		return "", badRequest("message should not be null or undefined")
 	}
 	if event == nil {
-		return "notification", nil
+		return DefaultEvent, nil
 	}
 	if *event == "" {
 		return "", badRequest("event must be a non-empty string")

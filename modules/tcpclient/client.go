@@ -13,11 +13,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/cenkalti/backoff/v5"
 	"go.uber.org/zap"
 
 	"github.com/gamegate/gamegate/modules/config"
+	"github.com/gamegate/gamegate/modules/logging"
 	"github.com/gamegate/gamegate/pkg/frame"
+	"github.com/gamegate/gamegate/pkg/redial"
 	"github.com/gamegate/gamegate/pkg/walletproto"
 )
 
@@ -38,6 +39,7 @@ type Client struct {
 	cfg      config.Wallet
 	nodeID   string
 	log      *zap.Logger
+	msgLog   *zap.Logger // sampled: for lines written once per message
 	framing  frame.Framing
 	codec    walletproto.Codec
 	dial     dialFunc
@@ -54,6 +56,7 @@ type Client struct {
 	up   chan struct{}        // closed while a link is up
 	link atomic.Pointer[link] // the link that is up, if any
 
+	pushes     recentPushes
 	metrics    Metrics
 	state      atomic.Int32
 	subs       subscribers
@@ -72,12 +75,6 @@ func WithCodec(cd walletproto.Codec) Option { return func(c *Client) { c.codec =
 
 // WithMetrics reports every call's outcome and latency to m.
 func WithMetrics(m Metrics) Option { return func(c *Client) { c.metrics = m } }
-
-// Metrics receives the outcome of every Call; the metrics module provides
-// one.
-type Metrics interface {
-	CallDone(msgType string, d time.Duration, err error)
-}
 
 // New returns a Client for the wallet at cfg.Addr(); zero fields of cfg
 // take the defaults of config.Default. It does not connect until Start.
@@ -107,6 +104,7 @@ func New(cfg config.Wallet, log *zap.Logger, handlers []PushHandler, opts ...Opt
 		host, _ := os.Hostname()
 		c.nodeID = fmt.Sprintf("%s-%d", host, os.Getpid())
 	}
+	c.msgLog = logging.Sampled(c.log, time.Second)
 	for _, h := range handlers {
 		c.handlers[h.PushType()] = append(c.handlers[h.PushType()], h)
 	}
@@ -127,7 +125,6 @@ func withDefaults(cfg config.Wallet) config.Wallet {
 	orDefault(&cfg.CallTimeout, d.CallTimeout)
 	orDefault(&cfg.BackoffMin, d.BackoffMin)
 	orDefault(&cfg.BackoffMax, d.BackoffMax)
-	cfg.BackoffMax = max(cfg.BackoffMax, cfg.BackoffMin)
 	return cfg
 }
 
@@ -298,13 +295,7 @@ func (c *Client) linkDown(l *link) {
 // backoff, again, until the client closes.
 func (c *Client) run() {
 	defer close(c.done)
-	b := &backoff.ExponentialBackOff{
-		InitialInterval:     c.cfg.BackoffMin,
-		RandomizationFactor: 0.5,
-		Multiplier:          2,
-		MaxInterval:         c.cfg.BackoffMax,
-	}
-	b.Reset()
+	b := redial.New(c.cfg.BackoffMin, c.cfg.BackoffMax)
 	for attempt := 1; ; attempt++ {
 		c.setState(Connecting)
 		c.log.Info("wallet link connecting", zap.Int("attempt", attempt))
@@ -329,7 +320,7 @@ func (c *Client) run() {
 			c.log.Info("wallet link closed")
 			return
 		}
-		delay := min(b.NextBackOff(), c.cfg.BackoffMax)
+		delay := b.Next()
 		c.reconnects.Add(1)
 		c.setState(Down)
 		fields = append(fields, zap.Error(err), zap.Duration("retryIn", delay))
@@ -371,19 +362,25 @@ func (c *Client) setState(s State) {
 }
 
 // dispatch hands a message that answers no pending call to the handlers
-// of its type.
+// of its type, unless it is a push already taken: one with a pushId seen
+// before, resent by the wallet because the pushAck did not reach it.
 func (c *Client) dispatch(h walletproto.Header, body []byte) {
+	if h.PushID != "" && !c.pushes.add(h.PushID) {
+		c.msgLog.Info("wallet push resent after its pushAck was lost; acknowledged again, not delivered twice",
+			zap.String("type", h.Type), zap.String("pushId", h.PushID))
+		return
+	}
 	handlers := c.handlers[h.Type]
 	if h.RequestID != "" {
-		c.log.Warn("wallet reply for no pending request (unknown, or its caller gave up); handled as a push",
+		c.msgLog.Warn("wallet reply for no pending request (unknown, or its caller gave up); handled as a push",
 			zap.String("type", h.Type), zap.String("requestId", h.RequestID), zap.Int("handlers", len(handlers)))
 	} else if len(handlers) == 0 {
-		c.log.Debug("wallet push without a handler, dropped", zap.String("type", h.Type))
+		c.msgLog.Debug("wallet push without a handler, dropped", zap.String("type", h.Type))
 	}
 	p := Push{Header: h, body: body, codec: c.codec}
 	for _, handler := range handlers {
 		if err := handler.HandlePush(p); err != nil {
-			c.log.Warn("wallet push handler failed", zap.String("type", h.Type), zap.Error(err))
+			c.msgLog.Warn("wallet push handler failed", zap.String("type", h.Type), zap.Error(err))
 		}
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/gamegate/gamegate/pkg/frame"
 	"github.com/gamegate/gamegate/pkg/walletproto"
 )
@@ -21,6 +23,7 @@ var (
 	errPeerClosed = errors.New("wallet closed the connection")
 	errMidFrame   = errors.New("wallet closed the connection mid-frame")
 	errNoPong     = errors.New("wallet did not answer ping")
+	errSilent     = errors.New("wallet sent nothing")
 	// errNotSent: the link died before the request was queued, so the call
 	// may safely wait for the next link.
 	errNotSent = errors.New("request not sent")
@@ -28,18 +31,23 @@ var (
 
 // link is one connection to the wallet: a read loop that routes replies to
 // their callers by requestId, a writer that coalesces queued requests, and
-// a keep-alive that pings when the link is idle.
+// a keep-alive that watches the wallet's silence.
 type link struct {
 	c        *Client
 	conn     net.Conn
 	out      *frame.Queue
 	done     chan struct{} // closed by fail
-	lastRead atomic.Int64  // UnixNano of the last frame read
+	lastRead atomic.Int64  // UnixNano of the last read that returned bytes
+	pinging  atomic.Bool   // a ping is in flight
+	ackBuf   []byte        // the read loop's, for pushAcks
 
 	mu      sync.Mutex
 	err     error // why the link failed; set once, before done closes
 	seq     uint64
 	pending map[uint64]*call // nil once failed
+	// waitingSince is when (UnixNano) pending last went from empty to not
+	// empty; 0 while nothing is pending.
+	waitingSince int64
 
 	wg sync.WaitGroup
 }
@@ -134,6 +142,9 @@ func (l *link) call(d deadline, cl *call, req walletproto.Message, result any) e
 	}
 	l.seq++
 	id := l.seq
+	if len(l.pending) == 0 {
+		l.waitingSince = time.Now().UnixNano()
+	}
 	l.pending[id] = cl
 	l.mu.Unlock()
 
@@ -177,13 +188,7 @@ func (l *link) call(d deadline, cl *call, req walletproto.Message, result any) e
 }
 
 // forget removes a pending call, reporting whether it was still pending.
-func (l *link) forget(id uint64) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	_, ok := l.pending[id]
-	delete(l.pending, id)
-	return ok
-}
+func (l *link) forget(id uint64) bool { return l.remove(id) != nil }
 
 // take removes and returns the call waiting for requestID, if any.
 func (l *link) take(requestID string) *call {
@@ -191,16 +196,27 @@ func (l *link) take(requestID string) *call {
 	if err != nil {
 		return nil
 	}
+	return l.remove(id)
+}
+
+// remove removes and returns a pending call, if it is still pending.
+func (l *link) remove(id uint64) *call {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	cl := l.pending[id]
+	cl, ok := l.pending[id]
+	if !ok {
+		return nil
+	}
 	delete(l.pending, id)
+	if len(l.pending) == 0 {
+		l.waitingSince = 0
+	}
 	return cl
 }
 
 // read routes incoming messages until the stream ends or is corrupt.
 func (l *link) read() error {
-	fr := l.c.framing.NewReader(l.conn, l.c.cfg.MaxFrameBytes)
+	fr := l.c.framing.NewReader(readClock{l}, l.c.cfg.MaxFrameBytes)
 	var env walletproto.Envelope
 	for {
 		body, err := fr.ReadFrame()
@@ -214,7 +230,6 @@ func (l *link) read() error {
 		case err != nil:
 			return err
 		}
-		l.lastRead.Store(time.Now().UnixNano())
 		env = walletproto.Envelope{}
 		if err := l.c.codec.Decode(body, &env); err != nil {
 			return fmt.Errorf("%w: %w", errCorrupt, err)
@@ -226,14 +241,42 @@ func (l *link) read() error {
 			continue
 		}
 		l.c.dispatch(env.Header, body)
+		if env.PushID != "" {
+			l.ack(env.PushID)
+		}
 	}
 }
 
-// keepAlive pings when nothing has been read for a PingInterval, and fails
-// the link when the pong does not come within PongTimeout.
+// ack answers a push that carried a pushId once its handlers have taken it,
+// so that the wallet does not resend it on its next link. If the link drops
+// before the ack leaves, the wallet resends, and dispatch recognises the id.
+func (l *link) ack(pushID string) {
+	var err error
+	l.ackBuf, err = l.c.codec.Append(l.ackBuf[:0], walletproto.Header{Type: walletproto.TypePushAck, PushID: pushID})
+	if err == nil {
+		err = l.out.Push(l.ackBuf)
+	}
+	if err != nil {
+		l.c.msgLog.Warn("wallet pushAck not sent; the wallet will resend the push", zap.String("pushId", pushID), zap.Error(err))
+	}
+}
+
+// readClock reads the connection and notes when bytes last came: any byte,
+// not only a whole frame, shows the wallet is alive.
+type readClock struct{ l *link }
+
+func (r readClock) Read(p []byte) (int, error) {
+	n, err := r.l.conn.Read(p)
+	if n > 0 {
+		r.l.lastRead.Store(time.Now().UnixNano())
+	}
+	return n, err
+}
+
+// keepAlive watches the wallet's silence until the link ends, and fails the
+// link when watch finds it dead.
 func (l *link) keepAlive() {
-	interval := l.c.cfg.PingInterval
-	t := time.NewTimer(interval)
+	t := time.NewTimer(l.c.cfg.PongTimeout / 2)
 	defer t.Stop()
 	for {
 		select {
@@ -241,23 +284,65 @@ func (l *link) keepAlive() {
 			return
 		case <-t.C:
 		}
-		if idle := time.Since(time.Unix(0, l.lastRead.Load())); idle < interval {
-			t.Reset(interval - idle)
-			continue
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), l.c.cfg.PongTimeout)
-		err := l.do(ctx, walletproto.Ping{}, nil)
-		cancel()
-		var werr *walletproto.Error
-		switch {
-		case errors.Is(err, context.DeadlineExceeded):
-			l.fail(fmt.Errorf("%w within %v", errNoPong, l.c.cfg.PongTimeout))
+		next, err := l.watch(time.Now())
+		if err != nil {
+			l.fail(err)
 			return
-		case err != nil && !errors.As(err, &werr): // an error reply is still a sign of life
-			return // the link failed on its own
 		}
-		t.Reset(interval)
+		t.Reset(next)
 	}
+}
+
+// watch looks at the link at now and returns how long to wait before the
+// next look, or why the link is dead.
+//
+// A link is dead when nothing has been read for PongTimeout while a request
+// waited (an idle ping included): a stopped wallet fails the calls in flight
+// at once, not at their deadlines. After half of that silence a ping probes
+// the wallet, so that one that is slow to answer a request but alive answers
+// the ping and keeps its link. An idle link is pinged every PingInterval.
+func (l *link) watch(now time.Time) (time.Duration, error) {
+	timeout := l.c.cfg.PongTimeout
+	half := timeout / 2
+	lastRead := l.lastRead.Load()
+	l.mu.Lock()
+	since, waiting := l.waitingSince, len(l.pending)
+	l.mu.Unlock()
+
+	if waiting == 0 {
+		idle := now.Sub(time.Unix(0, lastRead))
+		if idle >= l.c.cfg.PingInterval {
+			l.ping()
+			return half, nil
+		}
+		// A request may start meanwhile: looking again within half the
+		// timeout leaves time to probe before its silence reaches timeout.
+		return min(l.c.cfg.PingInterval-idle, half), nil
+	}
+	silent := now.Sub(time.Unix(0, max(lastRead, since)))
+	switch {
+	case silent >= timeout:
+		if waiting == 1 && l.pinging.Load() {
+			return 0, fmt.Errorf("%w within %v", errNoPong, timeout)
+		}
+		return 0, fmt.Errorf("%w for %v with requests pending (%d)", errSilent, timeout, waiting)
+	case silent >= half:
+		l.ping()
+		return timeout - silent, nil
+	}
+	return half - silent, nil
+}
+
+// ping sends a ping unless one is in flight. Its reply, like any byte, is a
+// sign of life (an error reply too); the link's failure ends it otherwise.
+func (l *link) ping() {
+	if !l.pinging.CompareAndSwap(false, true) {
+		return
+	}
+	l.wg.Go(func() {
+		defer l.pinging.Store(false)
+		_ = l.do(context.Background(), walletproto.Ping{}, nil)
+	})
 }
 
 // fail ends the link for reason: the connection closes, the client stops

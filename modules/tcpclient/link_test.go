@@ -46,11 +46,13 @@ func TestWalletThatNeverAnswersPing(t *testing.T) {
 		return p.n == 1 && req.Type == walletproto.TypePing // swallowed
 	})
 	cfg := testConfig(t, w.addr())
-	cfg.PingInterval = 20 * time.Millisecond
-	cfg.PongTimeout = 20 * time.Millisecond
+	cfg.PingInterval = 50 * time.Millisecond
+	// Long enough that the second connection's pongs, answered at once,
+	// always come in time, however busy the machine.
+	cfg.PongTimeout = time.Second
 	c, logs := start(t, cfg)
 
-	waitLog(t, logs, "wallet link down", "wallet did not answer ping within 20ms")
+	waitLog(t, logs, "wallet link down", "wallet did not answer ping within 1s")
 	waitUp(t, c)
 	if _, err := c.GetBalance(context.Background(), "u1"); err != nil {
 		t.Fatal(err)
@@ -105,20 +107,20 @@ func TestInFlightCallsFailAtOnceAndAreNeverResent(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	errs := make([]error, inFlight)
-	var wg sync.WaitGroup
-	for i := range inFlight {
-		wg.Go(func() {
-			if i == inFlight-1 {
-				waitfor.Until(t, 5*time.Second, func() error { // the one that closes goes last
-					if n := w.debits.Load(); n != inFlight-1 {
-						return fmt.Errorf("%d debits in flight", n)
-					}
-					return nil
-				})
-			}
-			_, errs[i] = c.Debit(ctx, walletproto.Transfer{UserID: "u1", Amount: 1, TxID: fmt.Sprint("tx-", i)})
-		})
+	debit := func(i int) {
+		_, errs[i] = c.Debit(ctx, walletproto.Transfer{UserID: "u1", Amount: 1, TxID: fmt.Sprint("tx-", i)})
 	}
+	var wg sync.WaitGroup
+	for i := range inFlight - 1 {
+		wg.Go(func() { debit(i) })
+	}
+	waitfor.Until(t, 5*time.Second, func() error {
+		if n := w.debits.Load(); n != inFlight-1 {
+			return fmt.Errorf("%d debits in flight", n)
+		}
+		return nil
+	})
+	debit(inFlight - 1) // the one that makes the wallet close goes last
 	wg.Wait()
 	for i, err := range errs {
 		if !errors.Is(err, tcpclient.ErrConnectionLost) {

@@ -1,6 +1,7 @@
 package tcpclient
 
 import (
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 
@@ -16,7 +17,8 @@ import (
 //
 //	fx.Decorate(func(frame.Framing) frame.Framing { return myFraming{} })
 //
-// Pushes reach the handlers provided with AsPushHandler.
+// Pushes reach the handlers provided with AsPushHandler. With the metrics
+// module's *prometheus.Registry it counts calls and the link's state.
 var Module = fx.Module("tcpclient",
 	fx.Provide(defaultFraming, defaultCodec, newClient, health.AsCheck(readiness)),
 )
@@ -25,24 +27,30 @@ var Module = fx.Module("tcpclient",
 type params struct {
 	fx.In
 
-	Config   config.Wallet
-	Log      *zap.Logger
-	Framing  frame.Framing
-	Codec    walletproto.Codec
+	Config  config.Wallet
+	Log     *zap.Logger
+	Framing frame.Framing
+	Codec   walletproto.Codec
+	// A struct tag cannot be built from PushGroup; TestModule fails if the
+	// two part.
 	Handlers []PushHandler `group:"wallet.push"`
-	Metrics  Metrics       `optional:"true"`
+	// Registry, when set, receives the gamegate_wallet_* metrics.
+	Registry *prometheus.Registry `optional:"true"`
 }
 
 // newClient registers the lifecycle hooks as the client is built, so that
 // everything that calls the wallet stops before the link closes.
 func newClient(lc fx.Lifecycle, p params) (*Client, error) {
 	opts := []Option{WithFraming(p.Framing), WithCodec(p.Codec)}
-	if p.Metrics != nil {
-		opts = append(opts, WithMetrics(p.Metrics))
+	if p.Registry != nil {
+		opts = append(opts, WithMetrics(newPromMetrics(p.Registry)))
 	}
 	c, err := New(p.Config, p.Log, p.Handlers, opts...)
 	if err != nil {
 		return nil, err
+	}
+	if p.Registry != nil {
+		registerLinkMetrics(p.Registry, c)
 	}
 	lc.Append(fx.StartStopHook(c.Start, c.Shutdown))
 	return c, nil

@@ -1,6 +1,8 @@
 package tcpclient
 
 import (
+	"sync"
+
 	"go.uber.org/fx"
 
 	"github.com/gamegate/gamegate/pkg/walletproto"
@@ -49,4 +51,37 @@ func (h pushFunc) HandlePush(p Push) error { return h.f(p) }
 //	fx.Provide(tcpclient.AsPushHandler(NewBalanceRelay))
 func AsPushHandler(constructor any) any {
 	return fx.Annotate(constructor, fx.As(new(PushHandler)), fx.ResultTags(`group:"`+PushGroup+`"`))
+}
+
+// pushMemory is how many pushIds the client remembers. A wallet resends only
+// the pushes it saw no pushAck for, those in flight when a link dropped, so
+// this is far more than one reconnect brings back.
+const pushMemory = 4096
+
+// recentPushes remembers the latest pushIds taken, forgetting the oldest,
+// so that a push resent after its ack was lost is not delivered twice. It
+// lives in the Client: the resend comes on the next link.
+type recentPushes struct {
+	mu   sync.Mutex
+	seen map[string]struct{}
+	ring []string // the ids in seen, the oldest at next once it is full
+	next int
+}
+
+// add records id and reports whether it is new.
+func (r *recentPushes) add(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.seen[id]; ok {
+		return false
+	}
+	if r.seen == nil {
+		r.seen = make(map[string]struct{}, pushMemory)
+		r.ring = make([]string, pushMemory)
+	}
+	delete(r.seen, r.ring[r.next])
+	r.ring[r.next] = id
+	r.next = (r.next + 1) % pushMemory
+	r.seen[id] = struct{}{}
+	return true
 }

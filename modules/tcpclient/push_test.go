@@ -128,3 +128,61 @@ func TestReplyAfterTheCallerGaveUp(t *testing.T) {
 		t.Errorf("%d connections and %d debits, want 1 and 1", n, d)
 	}
 }
+
+// A push with a pushId is acknowledged once its handlers have taken it; the
+// same pushId resent on the next link (its pushAck lost with the first) is
+// acknowledged again but not handled twice; a push without one is handled
+// and not acknowledged.
+func TestPushIDsAreAcknowledgedAndDeliveredOnce(t *testing.T) {
+	acks := make(chan string, 10)
+	push := func(p *peer, pushID, txID string) {
+		p.send(walletproto.Header{Type: walletproto.TypeBalanceChanged, PushID: pushID},
+			walletproto.BalanceChanged{UserID: "u1", Balance: 5, Currency: "USD", TxID: txID})
+	}
+	w := newFakeWallet(t, func(p *peer, req request) bool {
+		switch req.Type {
+		case walletproto.TypeHello:
+			p.reply(req.Header)
+			if p.n == 1 {
+				push(p, "p-1", "t1")
+				push(p, "", "plain")
+			} else {
+				push(p, "p-1", "t1") // the wallet never saw the first pushAck
+				push(p, "p-2", "t2")
+			}
+			return true
+		case walletproto.TypePushAck:
+			acks <- fmt.Sprint(p.n, " ", req.PushID)
+			if p.n == 1 {
+				p.conn.Close() // the pushAck is lost with the link
+			}
+			return true
+		}
+		return false
+	})
+	rec := &pushRecorder{typ: walletproto.TypeBalanceChanged}
+	_, logs := start(t, testConfig(t, w.addr()), rec)
+
+	var got []string
+	for _, want := range []string{"1 p-1", "2 p-1", "2 p-2"} {
+		select {
+		case ack := <-acks:
+			got = append(got, ack)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("pushAcks (link, pushId) = %q, want %q next", got, want)
+		}
+		if got[len(got)-1] != want {
+			t.Fatalf("pushAcks (link, pushId) = %q, want %q next", got, want)
+		}
+	}
+	// Each pushAck follows its push's handlers: all have run.
+	pushes, _ := rec.received()
+	var txIDs []string
+	for _, m := range pushes {
+		txIDs = append(txIDs, m.TxID)
+	}
+	if !slices.Equal(txIDs, []string{"t1", "plain", "t2"}) {
+		t.Errorf("handled pushes (txIds) = %q, want t1, plain and t2 once each", txIDs)
+	}
+	waitLog(t, logs, "wallet push resent after its pushAck was lost", "")
+}

@@ -7,11 +7,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"time"
 
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 
 	"github.com/gamegate/gamegate/modules/gateway"
+	"github.com/gamegate/gamegate/modules/logging"
 	"github.com/gamegate/gamegate/modules/tcpclient"
 	"github.com/gamegate/gamegate/pkg/walletproto"
 )
@@ -21,7 +23,16 @@ var Module = fx.Module("walletevents",
 	fx.Provide(
 		gateway.AsHandler(NewGetBalance),
 		tcpclient.AsPushHandler(NewBalanceRelay),
+		gateway.AsEvents(BalanceEvent, BalanceUpdatedEvent),
 	),
+)
+
+// The events this module sends to clients.
+const (
+	// BalanceEvent is the reply to getBalance.
+	BalanceEvent = "balance"
+	// BalanceUpdatedEvent carries a balanceChanged push.
+	BalanceUpdatedEvent = "balanceUpdated"
 )
 
 // Balance is the data of the `balance` reply.
@@ -39,10 +50,14 @@ type BalanceUpdated struct {
 	TxID     string `json:"txId,omitempty"`
 }
 
+// failureLogInterval is how often a failing wallet call is logged: during an
+// outage every call fails, and one line a second says so.
+const failureLogInterval = time.Second
+
 // NewGetBalance answers getBalance for the token's user, never one named in
 // data. It runs async: a slow wallet must not hold up the client's pings.
 func NewGetBalance(wallet *tcpclient.Client, log *zap.Logger) gateway.Handler {
-	log = log.Named("walletevents")
+	log = logging.Sampled(log.Named("walletevents"), failureLogInterval)
 	return gateway.Handler{
 		Event: "getBalance",
 		Async: true,
@@ -52,7 +67,7 @@ func NewGetBalance(wallet *tcpclient.Client, log *zap.Logger) gateway.Handler {
 				log.Info("getBalance failed", zap.String("userId", c.UserID()), zap.Error(err))
 				return nil, clientError(err)
 			}
-			return &gateway.Reply{Event: "balance", Data: Balance{UserID: c.UserID(), Balance: b.Balance, Currency: b.Currency}}, nil
+			return &gateway.Reply{Event: BalanceEvent, Data: Balance{UserID: c.UserID(), Balance: b.Balance, Currency: b.Currency}}, nil
 		},
 	}
 }
@@ -85,6 +100,6 @@ func NewBalanceRelay(e *gateway.Emitter) tcpclient.PushHandler {
 		if m.UserID == "" {
 			return errors.New("balanceChanged without userId")
 		}
-		return e.ToUser(context.Background(), m.UserID, "balanceUpdated", BalanceUpdated(m))
+		return e.ToUser(context.Background(), m.UserID, BalanceUpdatedEvent, BalanceUpdated(m))
 	})
 }

@@ -29,6 +29,8 @@ func FuzzJSONDecode(f *testing.F) {
 		`{"type":"getBalance","requestId":"7","ok":true,"balance":1000,"currency":"USD"}`,
 		`{"type":"debit","requestId":"8","ok":false,"error":{"code":"INSUFFICIENT_FUNDS","message":"no"}}`,
 		`{"type":"balanceChanged","userId":"u1","balance":-5,"currency":"EUR","txId":"t"}`,
+		`{"type":"balanceChanged","pushId":"p-7","userId":"u1","balance":5,"currency":"EUR"}`,
+		`{"type":"balanceChanged","pushId":7}`,
 		`{"type":"debit","userId":"u","amount":12,"currency":"USD","txId":"x","nodeId":"n"}`,
 		` { "TYPE" : "x" , "RequestID":"1", "ſ":1, "oK":true, "extra":[1,{"a":[true,false,null]},"\u00e9"] } `,
 		`{"type":"a\"b\\c\u0041\ud83d\ude00","amount":1.5,"balance":1e3,"ok":"yes","error":null}`,
@@ -73,9 +75,10 @@ func FuzzJSONAppend(f *testing.F) {
 	f.Fuzz(func(t *testing.T, typ, id, user string, n int64, currency string, ok bool, code, msg string) {
 		parts := []any{
 			Header{Type: typ, RequestID: id},
+			Header{Type: typ, PushID: msg},
 			Status{OK: ok},
 			Status{OK: ok, Error: &Error{Code: code, Message: msg}},
-			Envelope{Header{typ, id}, Status{OK: ok}},
+			Envelope{Header{Type: typ, RequestID: id}, Status{OK: ok}},
 			Hello{NodeID: user},
 			Ping{},
 			GetBalance{UserID: user},

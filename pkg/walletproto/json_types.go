@@ -71,6 +71,9 @@ func (h Header) appendMembers(dst []byte) []byte {
 	if h.RequestID != "" {
 		dst = appendString(append(dst, `,"requestId":`...), h.RequestID)
 	}
+	if h.PushID != "" {
+		dst = appendString(append(dst, `,"pushId":`...), h.PushID)
+	}
 	return dst
 }
 
@@ -80,6 +83,8 @@ func (h *Header) decodeMember(key []byte, s *scanner) (bool, error) {
 		return true, s.string("type", &h.Type)
 	case is(key, "requestId"):
 		return true, s.string("requestId", &h.RequestID)
+	case is(key, "pushId"):
+		return true, s.string("pushId", &h.PushID)
 	}
 	return false, nil
 }

@@ -18,6 +18,9 @@ const (
 	TypeDebit          = "debit"
 	TypeCredit         = "credit"
 	TypeBalanceChanged = "balanceChanged"
+	// TypePushAck is the gateway's acknowledgement of a push that carried a
+	// pushId; it is not a request and gets no reply.
+	TypePushAck = "pushAck"
 )
 
 // Message is the body of a request or a push; it names its own type.
@@ -27,10 +30,12 @@ type Message interface {
 
 // Header is the part of a message that routes it. A request carries a
 // RequestID unique on its connection, and its reply the same one; a push
-// carries none.
+// carries none, but may carry a PushID, which the gateway acknowledges with
+// a pushAck of the same PushID once it has taken the push.
 type Header struct {
 	Type      string `json:"type"`
 	RequestID string `json:"requestId,omitempty"`
+	PushID    string `json:"pushId,omitempty"`
 }
 
 // Status is the part of a reply that says whether the request succeeded.

@@ -3,8 +3,12 @@
 //
 // Its ledger lives in memory: every new user starts with the same balance,
 // debits and credits are idempotent by txId, and a balance never goes
-// negative. Each change is pushed as balanceChanged once, on one gateway
-// link: the one whose request caused it, else any one that said hello.
+// negative. Each change is pushed as balanceChanged, with a pushId, on one
+// gateway link: the one whose request caused it, else any one that said
+// hello. A push the gateway has not acknowledged (pushAck) when its link
+// drops, or made while no gateway is connected, is sent again, with the
+// same pushId, on the next link that says hello (or at once on another link
+// that is up).
 package walletsim
 
 import (
@@ -50,6 +54,7 @@ type Server struct {
 	closed    bool
 	listeners map[net.Listener]struct{}
 	links     map[*link]struct{}
+	pushes    outbox
 	wg        sync.WaitGroup // one per link
 }
 
@@ -59,7 +64,7 @@ type link struct {
 	conn    net.Conn
 	out     *frame.Queue
 	done    chan struct{}
-	greeted atomic.Bool // said hello: a gateway, fit for pushes
+	greeted bool // said hello: a gateway, fit for pushes; guarded by Server.mu
 }
 
 // New returns a Server with an empty ledger.
@@ -79,6 +84,7 @@ func New(opts Options) *Server {
 		ledger:    newLedger(opts.Currency, opts.InitialBalance),
 		listeners: map[net.Listener]struct{}{},
 		links:     map[*link]struct{}{},
+		pushes:    newOutbox(),
 	}
 }
 
@@ -154,6 +160,10 @@ func (s *Server) serve(l *link) {
 	err := s.read(l, log)
 	s.mu.Lock()
 	delete(s.links, l)
+	s.pushes.lost(l)
+	if target := s.pushTarget(nil); target != nil && !s.closed {
+		s.resend(target)
+	}
 	s.mu.Unlock()
 	close(l.done)
 	l.conn.Close()
@@ -192,6 +202,11 @@ func (s *Server) handle(l *link, log *zap.Logger, body, buf []byte) ([]byte, err
 	switch {
 	case errors.Is(err, walletproto.ErrMalformed):
 		return buf, err
+	case h.Type == walletproto.TypePushAck:
+		s.mu.Lock()
+		s.pushes.ack(h.PushID)
+		s.mu.Unlock()
+		return buf, nil
 	case h.RequestID == "":
 		log.Warn("message without requestId ignored", zap.String("type", h.Type))
 		return buf, nil
@@ -204,9 +219,15 @@ func (s *Server) handle(l *link, log *zap.Logger, body, buf []byte) ([]byte, err
 		if werr := decodeRequest(body, &req); werr != nil {
 			return l.fail(buf, h, werr)
 		}
-		l.greeted.Store(true)
 		log.Info("gateway said hello", zap.String("nodeId", req.NodeID))
-		return l.reply(buf, h)
+		buf, err := l.reply(buf, h)
+		// After the reply, and before any new push can take the link, so
+		// that the gateway gets the changes in the order they were made.
+		s.mu.Lock()
+		l.greeted = true
+		s.resend(l)
+		s.mu.Unlock()
+		return buf, err
 	case walletproto.TypePing:
 		return l.reply(buf, h)
 	case walletproto.TypeGetBalance:
@@ -269,31 +290,64 @@ func (l *link) send(buf []byte, parts ...any) ([]byte, error) {
 }
 
 // push sends balanceChanged on origin if it is still connected, else on any
-// gateway; with none connected the change goes unannounced.
+// gateway; with none connected it waits for the next one.
 func (s *Server) push(origin *link, t walletproto.Transfer, balance int64) {
+	msg := walletproto.BalanceChanged{UserID: t.UserID, Balance: balance, Currency: s.ledger.currency, TxID: t.TxID}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, dropped := s.pushes.add(msg)
+	if dropped != nil {
+		s.log.Warn("too many pushes unacknowledged; the oldest is dropped",
+			zap.String("pushId", dropped.id), zap.String("userId", dropped.msg.UserID), zap.Int("kept", maxUnacked))
+	}
 	target := s.pushTarget(origin)
 	if target == nil {
-		s.log.Debug("no gateway connected; balanceChanged not pushed", zap.String("userId", t.UserID))
+		s.log.Debug("no gateway connected; balanceChanged kept for the next one", zap.String("userId", t.UserID))
 		return
 	}
-	msg := walletproto.BalanceChanged{UserID: t.UserID, Balance: balance, Currency: s.ledger.currency, TxID: t.TxID}
-	if _, err := target.send(nil, walletproto.Header{Type: msg.MessageType()}, msg); err != nil {
-		s.log.Error("balanceChanged not pushed", zap.String("userId", t.UserID), zap.Error(err))
+	s.send(target, p)
+}
+
+// resend sends on l, which said hello, every push waiting for a link,
+// oldest first. The caller holds s.mu.
+func (s *Server) resend(l *link) {
+	waiting := s.pushes.waiting()
+	if len(waiting) == 0 {
+		return
+	}
+	s.log.Info("unacknowledged pushes sent again", zap.Stringer("remote", l.conn.RemoteAddr()), zap.Int("pushes", len(waiting)))
+	for _, p := range waiting {
+		s.send(l, p)
 	}
 }
 
+// send queues p on l. The caller holds s.mu.
+func (s *Server) send(l *link, p *outPush) {
+	p.on = l
+	if _, err := l.send(nil, walletproto.Header{Type: walletproto.TypeBalanceChanged, PushID: p.id}, p.msg); err != nil {
+		s.log.Error("balanceChanged not pushed", zap.String("userId", p.msg.UserID), zap.Error(err))
+	}
+}
+
+// pushTarget returns origin if it is still connected, else a gateway that
+// said hello, else nil. The caller holds s.mu.
 func (s *Server) pushTarget(origin *link) *link {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if _, ok := s.links[origin]; ok {
 		return origin
 	}
 	for l := range s.links {
-		if l.greeted.Load() {
+		if l.greeted {
 			return l
 		}
 	}
 	return nil
+}
+
+// Unacked counts the pushes no gateway has acknowledged yet.
+func (s *Server) Unacked() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.pushes.unacked)
 }
 
 func (s *Server) balanceOf(balance int64) walletproto.Balance {

@@ -2,6 +2,7 @@ package walletsim_test
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strconv"
@@ -85,7 +86,20 @@ func (g *gateway) send(typ string, body any) string {
 	g.t.Helper()
 	g.seq++
 	id := strconv.Itoa(g.seq)
-	msg, err := walletproto.JSON{}.Append(nil, walletproto.Header{Type: typ, RequestID: id}, body)
+	g.write(walletproto.Header{Type: typ, RequestID: id}, body)
+	return id
+}
+
+// ack acknowledges the push with pushID.
+func (g *gateway) ack(pushID string) {
+	g.t.Helper()
+	g.write(walletproto.Header{Type: walletproto.TypePushAck, PushID: pushID})
+}
+
+// write frames one message made of parts.
+func (g *gateway) write(parts ...any) {
+	g.t.Helper()
+	msg, err := walletproto.JSON{}.Append(nil, parts...)
 	if err != nil {
 		g.t.Fatal(err)
 	}
@@ -96,7 +110,6 @@ func (g *gateway) send(typ string, body any) string {
 	}
 	_ = w.Flush()
 	g.writeRaw(out)
-	return id
 }
 
 type writerFunc func([]byte) (int, error)
@@ -132,15 +145,25 @@ func (g *gateway) call(req walletproto.Message) message {
 // pong: everything the wallet queued for this link before the ping.
 func (g *gateway) pushesUntilPong() []walletproto.BalanceChanged {
 	g.t.Helper()
-	id := g.send(walletproto.TypePing, walletproto.Ping{})
 	var pushes []walletproto.BalanceChanged
+	for _, m := range g.pushMessagesUntilPong() {
+		pushes = append(pushes, m.BalanceChanged)
+	}
+	return pushes
+}
+
+// pushMessagesUntilPong is pushesUntilPong with the pushes' headers.
+func (g *gateway) pushMessagesUntilPong() []message {
+	g.t.Helper()
+	id := g.send(walletproto.TypePing, walletproto.Ping{})
+	var pushes []message
 	for {
 		m := g.read()
 		switch {
 		case m.Type == walletproto.TypePing && m.RequestID == id:
 			return pushes
 		case m.Type == walletproto.TypeBalanceChanged && m.RequestID == "":
-			pushes = append(pushes, m.BalanceChanged)
+			pushes = append(pushes, m)
 		default:
 			g.t.Fatalf("unexpected %+v", m)
 		}
@@ -262,6 +285,88 @@ func TestChangeFromOutsideIsPushedOnOneLink(t *testing.T) {
 	}
 	if n := len(a.pushesUntilPong()) + len(b.pushesUntilPong()); n != 1 {
 		t.Errorf("%d pushes over two links, want 1", n)
+	}
+}
+
+// A push carries a pushId and is kept until acknowledged: sent again, with
+// the same pushId, on the next link when its link drops without a pushAck,
+// and never again once acknowledged.
+func TestUnacknowledgedPushIsResentOnTheNextLink(t *testing.T) {
+	s, addr := start(t, walletsim.Options{InitialBalance: 100})
+	first := dial(t, addr)
+	if _, err := s.Credit(walletproto.Transfer{UserID: "u1", Amount: 5, TxID: "t1"}); err != nil {
+		t.Fatal(err)
+	}
+	sent := first.pushMessagesUntilPong()
+	if len(sent) != 1 || sent[0].PushID == "" || sent[0].Balance != 105 {
+		t.Fatalf("pushes = %+v, want one with a pushId", sent)
+	}
+	first.conn.Close() // before any pushAck
+
+	// The resend comes at hello, or once the simulator notices the drop.
+	second := dial(t, addr)
+	var again []message
+	waitfor.Until(t, 5*time.Second, func() error {
+		if again = append(again, second.pushMessagesUntilPong()...); len(again) == 0 {
+			return errors.New("no push on the next link")
+		}
+		return nil
+	})
+	if len(again) != 1 || again[0].PushID != sent[0].PushID || again[0].BalanceChanged != sent[0].BalanceChanged {
+		t.Fatalf("on the next link: pushes = %+v, want %+v again", again, sent[0])
+	}
+	second.ack(again[0].PushID)
+	waitfor.Until(t, 5*time.Second, func() error {
+		if n := s.Unacked(); n != 0 {
+			return fmt.Errorf("%d pushes unacknowledged after the pushAck", n)
+		}
+		return nil
+	})
+	second.conn.Close()
+	if pushes := dial(t, addr).pushesUntilPong(); len(pushes) != 0 {
+		t.Errorf("an acknowledged push was sent again: %+v", pushes)
+	}
+}
+
+// A change made while no gateway is connected is pushed to the next one,
+// and pushIds are unique across simulators (a restarted wallet's too).
+func TestPushWithNoGatewayWaitsForTheNextOne(t *testing.T) {
+	s, addr := start(t, walletsim.Options{InitialBalance: 100})
+	other, otherAddr := start(t, walletsim.Options{InitialBalance: 100})
+	for _, sim := range []*walletsim.Server{s, other} {
+		if _, err := sim.Debit(walletproto.Transfer{UserID: "u1", Amount: 1, TxID: "t1"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, b := dial(t, addr).pushMessagesUntilPong(), dial(t, otherAddr).pushMessagesUntilPong()
+	if len(a) != 1 || a[0].Balance != 99 || len(b) != 1 {
+		t.Fatalf("pushes to the first gateway = %+v and %+v, want the change made before it came", a, b)
+	}
+	if a[0].PushID == b[0].PushID {
+		t.Errorf("two simulators both used pushId %q", a[0].PushID)
+	}
+}
+
+// With no gateway to take them, pushes are kept up to a bound; past it the
+// oldest is dropped, with a warning, and the next gateway gets the newest.
+func TestUnacknowledgedPushesAreBounded(t *testing.T) {
+	const bound = 10_000
+	core, logs := observer.New(zapcore.WarnLevel)
+	s, addr := start(t, walletsim.Options{InitialBalance: 0, Logger: zap.New(core)})
+	for i := range bound + 1 {
+		if _, err := s.Credit(walletproto.Transfer{UserID: "u1", Amount: 1, TxID: fmt.Sprint("t", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := s.Unacked(); n != bound {
+		t.Fatalf("%d pushes kept, want %d", n, bound)
+	}
+	if n := logs.FilterMessage("too many pushes unacknowledged; the oldest is dropped").Len(); n != 1 {
+		t.Errorf("%d warnings, want 1", n)
+	}
+	pushes := dial(t, addr).pushesUntilPong()
+	if len(pushes) != bound || pushes[0].Balance != 2 || pushes[bound-1].Balance != bound+1 {
+		t.Errorf("the next gateway got %d pushes, want %d: balances 2 to %d, in order", len(pushes), bound, bound+1)
 	}
 }
 
