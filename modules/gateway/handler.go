@@ -76,18 +76,18 @@ func RequireRoles(roles ...string) Guard {
 // AsHandler annotates a constructor returning Handler so it joins the
 // gateway: fx.Provide(gateway.AsHandler(NewMyHandler)).
 func AsHandler(f any) any {
-	return fx.Annotate(f, fx.ResultTags(`group:"gateway.handlers"`))
+	return fx.Annotate(f, fx.ResultTags(`group:"`+HandlerGroup+`"`))
 }
 
 // AsGuard annotates a constructor returning Guard as a global guard that runs
 // before every event's own guards.
 func AsGuard(f any) any {
-	return fx.Annotate(f, fx.ResultTags(`group:"gateway.guards"`))
+	return fx.Annotate(f, fx.ResultTags(`group:"`+GuardGroup+`"`))
 }
 
 // AsHooks annotates a constructor returning Hooks.
 func AsHooks(f any) any {
-	return fx.Annotate(f, fx.ResultTags(`group:"gateway.hooks"`))
+	return fx.Annotate(f, fx.ResultTags(`group:"`+HookGroup+`"`))
 }
 
 // On builds a Handler whose data is decoded into In and validated with its

@@ -38,7 +38,8 @@ type Hub struct {
 	writers     wsconn.Writers
 }
 
-// HubParams are the hub's optional dependencies.
+// HubParams are the hub's optional dependencies (the group is
+// RoomObserverGroup: a tag cannot name a constant).
 type HubParams struct {
 	fx.In
 

@@ -44,7 +44,8 @@ type Server struct {
 	gone     chan struct{} // closed when live empties once stopping
 }
 
-// Params are the server's dependencies; the groups are the extension points.
+// Params are the server's dependencies; the groups are the extension points
+// (HandlerGroup, GuardGroup, HookGroup: a tag cannot name a constant).
 type Params struct {
 	fx.In
 
