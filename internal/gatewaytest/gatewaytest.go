@@ -113,6 +113,8 @@ type Frame struct {
 	Event string          `json:"event"`
 	Data  json.RawMessage `json:"data"`
 	ID    json.RawMessage `json:"id,omitempty"`
+	// Offset names a message delivered through a room, for recovery.
+	Offset string `json:"offset,omitempty"`
 }
 
 // Client is a test WebSocket client that reads in the background.
@@ -124,8 +126,11 @@ type Client struct {
 	Err chan error
 	// Connected is the data of the `connected` greeting.
 	Connected struct {
-		ClientID string `json:"clientId"`
-		UserID   string `json:"userId"`
+		ClientID  string `json:"clientId"`
+		UserID    string `json:"userId"`
+		SessionID string `json:"sessionId"`
+		Recovered bool   `json:"recovered"`
+		Reason    string `json:"reason"`
 	}
 }
 

@@ -33,6 +33,7 @@ type Config struct {
 	Wallet       Wallet       `koanf:"wallet"`
 	Notification Notification `koanf:"notification"`
 	Cluster      Cluster      `koanf:"cluster"`
+	Recovery     Recovery     `koanf:"recovery"`
 	// ShutdownTimeout bounds the graceful stop of section 6.
 	ShutdownTimeout time.Duration `koanf:"shutdownTimeout"`
 	// ShutdownDrainDelay is how long a stopping node keeps serving with
@@ -155,6 +156,16 @@ type Notification struct {
 	Role string `koanf:"role"`
 }
 
+// Recovery configures session recovery: a client that reconnects with its
+// session id and last offset gets its rooms back and what it missed.
+type Recovery struct {
+	Enabled bool `koanf:"enabled"`
+	// Window is how long a disconnected session can be recovered.
+	Window time.Duration `koanf:"window"`
+	// MaxMessages is how many messages are kept per room.
+	MaxMessages int `koanf:"maxMessages"`
+}
+
 // Cluster configures the NATS adapter.
 type Cluster struct {
 	NATSURL string `koanf:"natsUrl"`
@@ -194,6 +205,7 @@ func Default() Config {
 			Simulated:     Simulated{Currency: "USD", InitialBalance: 10000},
 		},
 		Notification:    Notification{Role: "admin"},
+		Recovery:        Recovery{Enabled: true, Window: 2 * time.Minute, MaxMessages: 10_000},
 		ShutdownTimeout: 10 * time.Second,
 	}
 }
@@ -327,6 +339,9 @@ func (c Config) Validate() error {
 	if c.Gateway.RateLimit.PerSecond <= 0 || c.Gateway.RateLimit.Burst < 1 {
 		return bad("gateway.rateLimit", "perSecond and burst must be positive")
 	}
+	if c.Recovery.MaxMessages < 1 {
+		return bad("recovery.maxMessages", "must be positive, got %d", c.Recovery.MaxMessages)
+	}
 	if len(c.Gateway.CORS.Origins) == 0 {
 		return bad("gateway.cors.origins", "list at least one origin, or \"*\"")
 	}
@@ -361,6 +376,7 @@ func (c Config) validateDurations() error {
 		{"wallet.backoffMin", c.Wallet.BackoffMin},
 		{"wallet.backoffMax", c.Wallet.BackoffMax},
 		{"shutdownTimeout", c.ShutdownTimeout},
+		{"recovery.window", c.Recovery.Window},
 	} {
 		if d.d <= 0 {
 			return bad(d.key, "must be positive, got %v", d.d)

@@ -21,6 +21,7 @@ type Sections struct {
 	Wallet       Wallet
 	Notification Notification
 	Cluster      Cluster
+	Recovery     Recovery
 	Shutdown     Shutdown
 }
 
@@ -34,7 +35,7 @@ type Shutdown struct {
 func sections(c Config) Sections {
 	return Sections{
 		HTTP: c.HTTP, Log: c.Log, Auth: c.Auth, Gateway: c.Gateway, Wallet: c.Wallet,
-		Notification: c.Notification, Cluster: c.Cluster,
+		Notification: c.Notification, Cluster: c.Cluster, Recovery: c.Recovery,
 		Shutdown: Shutdown{Timeout: c.ShutdownTimeout, DrainDelay: c.ShutdownDrainDelay},
 	}
 }

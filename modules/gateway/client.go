@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"slices"
 	"sync"
 
@@ -25,8 +26,11 @@ type Client struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
+	// Its rooms, each with the sequence number after which the room's
+	// messages are the client's (0 without recovery); nil once it has gone.
 	roomsMu sync.Mutex
-	rooms   map[string]struct{} // nil once the client has gone
+	rooms   map[string]uint64
+	session *session // nil without recovery
 
 	limiter *rate.Limiter
 	excess  int  // refused messages in a row; the reader's
@@ -62,8 +66,15 @@ func (c *Client) Join(room string) {
 	if c.rooms == nil || c.conn.Closing() {
 		return
 	}
-	c.rooms[room] = struct{}{}
-	c.srv.hub.join(c, room)
+	if _, in := c.rooms[room]; in {
+		return
+	}
+	if j := c.srv.hub.journal; j != nil {
+		c.rooms[room] = j.join(c, room)
+	} else {
+		c.rooms[room] = 0
+		c.srv.hub.join(c, room)
+	}
 }
 
 // Leave takes the client out of room.
@@ -88,8 +99,9 @@ func (c *Client) Rooms() []string {
 	return out
 }
 
-// leaveAll empties the client's rooms for good: later Joins are ignored.
-func (c *Client) leaveAll() {
+// leaveAll empties the client's rooms for good, returning them: later
+// Joins are ignored.
+func (c *Client) leaveAll() map[string]uint64 {
 	c.roomsMu.Lock()
 	rooms := c.rooms
 	c.rooms = nil
@@ -97,6 +109,14 @@ func (c *Client) leaveAll() {
 	for room := range rooms {
 		c.srv.hub.leave(c, room)
 	}
+	return rooms
+}
+
+// roomSnapshot is a copy of the client's rooms.
+func (c *Client) roomSnapshot() map[string]uint64 {
+	c.roomsMu.Lock()
+	defer c.roomsMu.Unlock()
+	return maps.Clone(c.rooms)
 }
 
 // Emit sends event with data to this client only.
@@ -105,7 +125,7 @@ func (c *Client) Emit(event string, data any) error {
 	if err != nil {
 		return err
 	}
-	c.conn.Send(wsconn.FinishText(c.t.appendEvent(wsconn.NewFrame(len(event)+len(raw)+32), event, raw)))
+	c.conn.Send(wsconn.FinishText(c.t.appendEvent(wsconn.NewFrame(len(event)+len(raw)+32), event, raw, "")))
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"go.uber.org/fx"
 
+	"github.com/gamegate/gamegate/modules/config"
 	"github.com/gamegate/gamegate/pkg/wsconn"
 )
 
@@ -36,6 +37,7 @@ type Hub struct {
 	observers   []RoomObserver
 	metrics     Metrics
 	writers     wsconn.Writers
+	journal     *journal // nil without recovery
 }
 
 // HubParams are the hub's optional dependencies (the group is
@@ -45,6 +47,8 @@ type HubParams struct {
 
 	Metrics   Metrics        `optional:"true"`
 	Observers []RoomObserver `group:"gateway.roomObservers"`
+	Recovery  config.Recovery
+	Gateway   config.Gateway
 }
 
 // RoomObserver learns when this node gains its first member of a room and
@@ -74,6 +78,11 @@ func NewHub(p HubParams) *Hub {
 	for i := range h.rooms {
 		h.rooms[i].rooms = make(map[string]map[*Client]struct{})
 		h.clients[i].clients = make(map[*Client]struct{})
+	}
+	if r := p.Recovery; r.Enabled {
+		// A message may be needed until the window of a session whose
+		// connection was dead for as long as the heartbeat takes to notice.
+		h.journal = newJournal(h, r.MaxMessages, r.Window+p.Gateway.PingInterval+p.Gateway.PongTimeout)
 	}
 	return h
 }
@@ -151,11 +160,27 @@ func (h *Hub) leave(c *Client, room string) bool {
 
 var snapshotPool = sync.Pool{New: func() any { s := make([]*Client, 0, 64); return &s }}
 
-// Deliver enqueues d.Msg for every local member of d.Room (every client
-// when d.Room is empty) except d.Except, and returns how many got it. The
-// member list is copied under the read lock and the lock released before
-// any enqueue, so a broadcast never blocks joins for longer than the copy.
+// Deliver sends d.Msg to every local member of d.Room (every client when
+// d.Room is empty) except d.Except, and returns how many took it. With
+// recovery, the journal gives the message its offset and keeps it first.
 func (h *Hub) Deliver(d Delivery) int {
+	var n int
+	if h.journal != nil {
+		n = h.journal.publish(d)
+	} else {
+		var f *wsconn.Fanout
+		f, n = h.enqueue(d)
+		f.Flush()
+	}
+	h.metrics.MessagesOut(d.Msg.Event, n)
+	return n
+}
+
+// enqueue queues d.Msg for its members and returns the fanout that writes it
+// and how many took it (see wsconn.Fanout). The member list is copied under
+// the read lock and the lock released before any enqueue, so a broadcast
+// never blocks joins for longer than the copy.
+func (h *Hub) enqueue(d Delivery) (*wsconn.Fanout, int) {
 	sp := snapshotPool.Get().(*[]*Client)
 	members := (*sp)[:0]
 	if d.Room == "" {
@@ -175,18 +200,6 @@ func (h *Hub) Deliver(d Delivery) int {
 		}
 		s.mu.RUnlock()
 	}
-	n := h.fanout(members, d)
-	clear(members)
-	*sp = members[:0]
-	snapshotPool.Put(sp)
-	h.metrics.MessagesOut(d.Msg.Event, n)
-	return n
-}
-
-// fanout sends d.Msg to members and returns how many took it: the frame is
-// queued for every member, then written to those nobody was writing to (see
-// wsconn.Fanout).
-func (h *Hub) fanout(members []*Client, d Delivery) int {
 	n := 0
 	f := h.writers.Fanout()
 	for _, c := range members {
@@ -194,8 +207,10 @@ func (h *Hub) fanout(members []*Client, d Delivery) int {
 			n++
 		}
 	}
-	f.Flush()
-	return n
+	clear(members)
+	*sp = members[:0]
+	snapshotPool.Put(sp)
+	return f, n
 }
 
 // Clients is the number of connected clients on this node.

@@ -17,6 +17,10 @@ type Message struct {
 	// Data is the event's JSON; nil stands for null.
 	Data json.RawMessage
 
+	// offset is given by the journal when the message goes to a room, before
+	// any frame is encoded.
+	offset string
+
 	frames [transportKinds]atomic.Pointer[[]byte]
 }
 
@@ -56,7 +60,7 @@ func (m *Message) frame(t transport) []byte {
 	if f := slot.Load(); f != nil {
 		return *f
 	}
-	f := wsconn.FinishText(t.appendEvent(wsconn.NewFrame(len(m.Event)+len(m.Data)+32), m.Event, m.Data))
+	f := wsconn.FinishText(t.appendEvent(wsconn.NewFrame(len(m.Event)+len(m.Data)+len(m.offset)+48), m.Event, m.Data, m.offset))
 	slot.CompareAndSwap(nil, &f) // a racing encoder made the same bytes
 	return *slot.Load()
 }

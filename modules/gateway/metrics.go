@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"strings"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/fx"
 )
@@ -17,6 +19,9 @@ type Metrics interface {
 	SlowConsumer()
 	// Dropped counts frames discarded with a slow consumer's queue.
 	Dropped(n int)
+	// Recovery counts a session begun: recovered, or new, and why when
+	// recovery was asked for and refused.
+	Recovery(asked bool, reason string)
 }
 
 // NopMetrics counts nothing.
@@ -26,6 +31,7 @@ func (NopMetrics) MessageIn(string)        {}
 func (NopMetrics) MessagesOut(string, int) {}
 func (NopMetrics) SlowConsumer()           {}
 func (NopMetrics) Dropped(int)             {}
+func (NopMetrics) Recovery(bool, string)   {}
 
 // OtherEvent is the label under which gamegate_ws_messages_out_total counts
 // the frames of every event no module declared: a REST caller names its
@@ -56,6 +62,7 @@ type promMetrics struct {
 	in            *prometheus.CounterVec
 	out           map[string]prometheus.Counter // by declared event, and OtherEvent
 	slow, dropped prometheus.Counter
+	sessions      *prometheus.CounterVec
 }
 
 func newPromMetrics(r *prometheus.Registry, events []string) *promMetrics {
@@ -78,10 +85,14 @@ func newPromMetrics(r *prometheus.Registry, events []string) *promMetrics {
 			Help: "Frames discarded with a slow consumer's queue.",
 		}),
 	}
+	m.sessions = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "gamegate", Subsystem: "recovery", Name: "sessions_total",
+		Help: `Sessions begun, by result: "new" (no recovery asked), "recovered", or why recovery was refused.`,
+	}, []string{"result"})
 	for _, e := range events {
 		m.out[e] = out.WithLabelValues(e)
 	}
-	r.MustRegister(m.in, out, m.slow, m.dropped)
+	r.MustRegister(m.in, out, m.slow, m.dropped, m.sessions)
 	return m
 }
 
@@ -100,6 +111,18 @@ func (m *promMetrics) MessagesOut(event string, n int) {
 }
 
 func (m *promMetrics) SlowConsumer() { m.slow.Inc() }
+
+func (m *promMetrics) Recovery(asked bool, reason string) {
+	result := "new"
+	switch {
+	case !asked:
+	case reason == "":
+		result = "recovered"
+	default:
+		result = strings.ReplaceAll(reason, " ", "_")
+	}
+	m.sessions.WithLabelValues(result).Inc()
+}
 func (m *promMetrics) Dropped(n int) { m.dropped.Add(float64(n)) }
 
 // registerHubGauges exports the hub's live counts, when there is a registry.
@@ -117,4 +140,16 @@ func registerHubGauges(r *prometheus.Registry, h *Hub) {
 			Help: "Rooms with at least one member on this node, personal rooms included.",
 		}, func() float64 { return float64(h.Rooms()) }),
 	)
+	if j := h.journal; j != nil {
+		r.MustRegister(
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Namespace: "gamegate", Subsystem: "recovery", Name: "kept_messages",
+				Help: "Room messages kept for sessions to recover.",
+			}, func() float64 { n, _ := j.kept(); return float64(n) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Namespace: "gamegate", Subsystem: "recovery", Name: "kept_bytes",
+				Help: "Memory the kept room messages take, roughly.",
+			}, func() float64 { _, b := j.kept(); return float64(b) }),
+		)
+	}
 }

@@ -37,6 +37,8 @@ type Server struct {
 	hooks    []Hooks
 	metrics  Metrics
 	ws       *wsconn.Server
+	sessions *sessions   // nil without recovery
+	sweeper  *time.Timer // forgets expired sessions and history
 
 	mu       sync.Mutex
 	live     map[*Client]struct{} // every connection, Socket.IO handshakes included
@@ -50,6 +52,7 @@ type Params struct {
 	fx.In
 
 	Config   config.Gateway
+	Recovery config.Recovery
 	Verifier *token.Verifier
 	Hub      *Hub
 	Log      *zap.Logger
@@ -84,6 +87,15 @@ func NewServer(p Params) (*Server, error) {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	s.ws = ws
+	if j := p.Hub.journal; j != nil {
+		s.sessions = newSessions(p.Recovery.Window)
+		every := max(p.Recovery.Window/4, time.Second)
+		s.sweeper = time.AfterFunc(every, func() {
+			j.sweep()
+			s.sessions.sweep()
+			s.sweeper.Reset(every)
+		})
+	}
 	return s, nil
 }
 
@@ -109,7 +121,7 @@ func (s *Server) Handle(ec echo.Context) error {
 		return s.upgradeFailed(ec, err)
 	}
 	c := s.newClient(conn, &plain{})
-	s.begin(c, claims)
+	s.begin(c, claims, resumeFrom(r))
 	conn.Serve((*connEvents)(c))
 	return nil
 }
@@ -139,7 +151,7 @@ func (s *Server) newClient(conn *wsconn.Conn, t transport) *Client {
 		t:       t,
 		srv:     s,
 		log:     s.log,
-		rooms:   make(map[string]struct{}, 2),
+		rooms:   make(map[string]uint64, 2),
 		limiter: rate.NewLimiter(rate.Limit(s.cfg.RateLimit.PerSecond), s.cfg.RateLimit.Burst),
 	}
 	// Not derived from a server context: that would cost every connection an
@@ -195,22 +207,24 @@ func (s *Server) originAllowed(r *http.Request) bool {
 	return false
 }
 
-// begin starts an authenticated client's session: the greeting, the
-// personal room, the connect hooks and the heartbeat.
-func (s *Server) begin(c *Client, claims token.Claims) {
+// connected is the greeting's data.
+type connected struct {
+	ClientID  string `json:"clientId"`
+	UserID    string `json:"userId"`
+	SessionID string `json:"sessionId,omitempty"`
+	Recovered bool   `json:"recovered"`
+	Reason    string `json:"reason,omitempty"`
+}
+
+// begin starts an authenticated client's session, a new one or, when want
+// names one that can be recovered, the one it had: the greeting, its rooms
+// and what it missed, then the connect hooks and the heartbeat.
+func (s *Server) begin(c *Client, claims token.Claims, want *resume) {
 	c.userID, c.roles = claims.Subject, claims.Roles
-	// `connected` is the first frame, and reaches the wire only once the
-	// client is in its personal room: whatever is sent to the user after
-	// the client has read `connected` reaches it.
-	greet := s.hub.writers.Fanout()
-	if w := c.t.welcome(c); w != nil {
-		greet.Send(c.conn, wsconn.TextFrame(w))
-	}
-	greet.Send(c.conn, c.reply("connected", map[string]string{"clientId": c.id, "userId": c.userID}, nil))
-	c.Join(PersonalRoom(c.userID))
+	greeted := s.greet(c, want)
 	s.hub.add(c)
 	c.started = true
-	greet.Flush()
+	greeted.Flush()
 	for _, h := range s.hooks {
 		if h.OnConnect == nil {
 			continue
@@ -225,9 +239,76 @@ func (s *Server) begin(c *Client, claims token.Claims) {
 	s.log.Debug("client connected", zap.String("clientId", c.id), zap.String("userId", c.userID))
 }
 
+// greet queues c's greeting, puts c in its rooms and queues what a
+// recovered session missed, returning the fanout that writes it all.
+// `connected` is the first frame, and reaches the wire only once the client
+// is in its rooms: whatever is sent to the user after the client has read
+// `connected` reaches it. With recovery, all of it happens under the
+// journal's lock, so the replay and the first live frame meet with no gap
+// and no duplicate.
+func (s *Server) greet(c *Client, want *resume) *wsconn.Fanout {
+	f := s.hub.writers.Fanout()
+	hello := func(data connected) {
+		if w := c.t.welcome(c); w != nil {
+			f.Send(c.conn, wsconn.TextFrame(w))
+		}
+		f.Send(c.conn, c.reply("connected", data, nil))
+	}
+	j := s.hub.journal
+	if j == nil {
+		hello(connected{ClientID: c.id, UserID: c.userID})
+		c.Join(PersonalRoom(c.userID))
+		return f
+	}
+	var (
+		sess   *session
+		rooms  map[string]uint64
+		reason string
+	)
+	if want != nil {
+		sess, rooms, reason = s.sessions.claim(*want, c)
+	}
+	c.roomsMu.Lock()
+	j.mu.Lock()
+	var replay []kept
+	var lost *session // claimed, and found too far behind
+	if sess != nil {
+		var ok bool
+		if replay, ok = j.replay(want.offset, sess.start, rooms, sess.clientID); !ok {
+			lost, sess, reason = sess, nil, reasonBehind
+		}
+	}
+	fresh := sess == nil
+	if fresh {
+		sess = &session{id: rand.Text(), userID: c.userID, clientID: c.id, start: j.head, client: c}
+		rooms = map[string]uint64{PersonalRoom(c.userID): j.head}
+	}
+	c.id, c.session = sess.clientID, sess
+	hello(connected{ClientID: c.id, UserID: c.userID, SessionID: sess.id, Recovered: !fresh, Reason: reason})
+	for room, after := range rooms {
+		c.rooms[room] = after
+		s.hub.join(c, room)
+	}
+	for _, k := range replay {
+		f.Send(c.conn, k.msg.frame(c.t))
+	}
+	j.mu.Unlock()
+	c.roomsMu.Unlock()
+	if lost != nil {
+		s.sessions.drop(lost)
+	}
+	if fresh {
+		s.sessions.add(sess)
+	}
+	s.metrics.Recovery(want != nil, reason)
+	return f
+}
+
 // cleanup ends a client once its connection has ended, in its reader.
 func (s *Server) cleanup(c *Client, err error) {
-	c.leaveAll()
+	if rooms := c.leaveAll(); s.sessions != nil {
+		s.sessions.gone(c, rooms)
+	}
 	c.cancel()
 	<-c.drain() // handlers under way see the cancelled context; their replies go nowhere
 	s.hub.remove(c)
@@ -343,6 +424,9 @@ func (s *Server) Stop(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	defer s.ws.Close()
+	if s.sweeper != nil {
+		s.sweeper.Stop()
+	}
 
 	start := time.Now()
 	var busy sync.WaitGroup

@@ -95,26 +95,56 @@ func (t *sioTransport) handshake(c *Client, msg []byte) {
 		return
 	}
 	s := c.srv
-	claims, err := s.verifier.Verify(c.ctx, t.token(p.Payload))
+	auth := t.auth(p.Payload)
+	claims, err := s.verifier.Verify(c.ctx, auth.token)
 	if err != nil {
 		s.log.Debug("socket.io connect refused", zap.String("remote", c.conn.RemoteAddr().String()), zap.Error(err))
 		c.conn.Send(wsconn.TextFrame(socketio.AppendConnectError(nil, t.ns, token.Message(err))))
 		return
 	}
 	t.connected.Store(true) // first: the session's timer and hooks see it
-	s.begin(c, claims)
+	s.begin(c, claims, auth.resume)
 }
 
-// token is the client's token: `auth: { token }` of the CONNECT packet
-// (socket.io's way), else the upgrade request's.
-func (t *sioTransport) token(payload json.RawMessage) string {
+// sioAuth is what a CONNECT packet's auth says: the token, and for a
+// reconnect the session to recover (connection state recovery: pid, and the
+// last offset received).
+type sioAuth struct {
+	token  string
+	resume *resume
+}
+
+// auth reads the CONNECT packet's auth, `{token, pid, offset}`; without a
+// token there, the upgrade request's counts. A pid or offset that is not a
+// string names no session or offset.
+func (t *sioTransport) auth(payload json.RawMessage) sioAuth {
 	var p struct {
-		Token string `json:"token"`
+		Token  string          `json:"token"`
+		PID    json.RawMessage `json:"pid"`
+		Offset json.RawMessage `json:"offset"`
 	}
-	if json.Unmarshal(payload, &p) == nil && p.Token != "" {
-		return p.Token
+	_ = json.Unmarshal(payload, &p)
+	a := sioAuth{token: p.Token}
+	if a.token == "" {
+		a.token = t.fallback
 	}
-	return t.fallback
+	if p.PID != nil {
+		a.resume = &resume{sessionID: clip(jsonString(p.PID)), offset: clip(jsonString(p.Offset))}
+	}
+	return a
+}
+
+// jsonString is raw as a string: "" when absent or null, and for anything
+// else that is not a string, "-", which names no session and no offset.
+func jsonString(raw json.RawMessage) string {
+	if raw == nil || string(raw) == "null" {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return "-"
+	}
+	return s
 }
 
 // sioTransport is one Socket.IO connection's transport.
@@ -132,8 +162,8 @@ type sioTransport struct {
 
 func (*sioTransport) kind() int { return kindSocketIO }
 
-func (t *sioTransport) appendEvent(dst []byte, event string, data json.RawMessage) []byte {
-	return socketio.AppendEvent(dst, t.ns, event, data)
+func (t *sioTransport) appendEvent(dst []byte, event string, data json.RawMessage, offset string) []byte {
+	return socketio.AppendEvent(dst, t.ns, event, data, offset)
 }
 
 // appendReply makes a reply the acknowledgement when the client asked for
@@ -142,10 +172,18 @@ func (t *sioTransport) appendReply(dst []byte, event string, data, id json.RawMe
 	if id != nil {
 		return socketio.AppendAck(dst, t.ns, id, data)
 	}
-	return socketio.AppendEvent(dst, t.ns, event, data)
+	return socketio.AppendEvent(dst, t.ns, event, data, "")
 }
 
-func (t *sioTransport) welcome(c *Client) []byte { return socketio.AppendConnect(nil, t.ns, c.id) }
+// welcome is the CONNECT reply, with the session id as socket.io's pid
+// when there is a session to recover later.
+func (t *sioTransport) welcome(c *Client) []byte {
+	pid := ""
+	if c.session != nil {
+		pid = c.session.id
+	}
+	return socketio.AppendConnect(nil, t.ns, c.id, pid)
+}
 
 // farewell tells the client the server disconnected it, so that it does not
 // reconnect at once, except when the server is stopping: then the client

@@ -102,8 +102,13 @@ func TestSocketIOHandshake(t *testing.T) {
 	c.SendRaw(`40/game,{}`)
 	c.expect(`44/game,{"message":"missing token"}`)
 	c.SendRaw(`40/game,{"token":"` + gt.Token(t, "alice") + `"}`)
-	sid := c.expectPrefix(`40/game,{"sid":"`)
-	c.expect(`42/game,["connected",{"clientId":"` + strings.TrimSuffix(sid, `"}`) + `","userId":"alice"}]`)
+	// The reply carries the private session id (pid) of connection state
+	// recovery, which `connected` repeats as sessionId.
+	var reply struct{ SID, PID string }
+	if err := json.Unmarshal([]byte(c.expectPrefix(`40/game,`)), &reply); err != nil || reply.SID == "" || len(reply.PID) < 26 {
+		t.Fatalf("connect reply %+v %v", reply, err)
+	}
+	c.expect(`42/game,["connected",{"clientId":"` + reply.SID + `","userId":"alice","sessionId":"` + reply.PID + `","recovered":false}]`)
 }
 
 func TestSocketIOTokenFromQuery(t *testing.T) {
@@ -178,14 +183,15 @@ func TestSocketIOAndPlainShareRooms(t *testing.T) {
 	if err := n.Emitter.ToRoom(t.Context(), "table", "deal", map[string]string{"card": "A"}); err != nil {
 		t.Fatal(err)
 	}
-	s.expect(`42/game,["deal",{"card":"A"}]`)
-	if f := p.Expect("deal"); string(f.Data) != `{"card":"A"}` {
-		t.Fatalf("plain client got %s", f.Data)
+	// Each carries the message's offset last, the plain one as "offset".
+	offset := strings.TrimSuffix(s.expectPrefix(`42/game,["deal",{"card":"A"},"`), `"]`)
+	if f := p.Expect("deal"); string(f.Data) != `{"card":"A"}` || f.Offset != offset {
+		t.Fatalf("plain client got %s offset %q, want offset %q", f.Data, f.Offset, offset)
 	}
 	if err := n.Emitter.ToUser(t.Context(), "alice", "dm", "hi"); err != nil {
 		t.Fatal(err)
 	}
-	s.expect(`42/game,["dm","hi"]`)
+	s.expectPrefix(`42/game,["dm","hi","`)
 }
 
 func TestSocketIOHeartbeat(t *testing.T) {

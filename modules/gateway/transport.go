@@ -18,7 +18,9 @@ type transport interface {
 	// kind indexes Message's encoding cache: transports of one kind encode
 	// a server event to the same bytes.
 	kind() int
-	appendEvent(dst []byte, event string, data json.RawMessage) []byte
+	// appendEvent encodes a server event; offset, when not empty, names a
+	// message delivered through a room.
+	appendEvent(dst []byte, event string, data json.RawMessage, offset string) []byte
 	// appendReply encodes a handler's reply, or an exception, to a request
 	// whose id is id (nil when it had none).
 	appendReply(dst []byte, event string, data, id json.RawMessage) []byte
@@ -46,8 +48,8 @@ type plain struct{ hb heartbeat }
 
 func (*plain) kind() int { return kindPlain }
 
-func (*plain) appendEvent(dst []byte, event string, data json.RawMessage) []byte {
-	return envelope.Append(dst, event, data, nil)
+func (*plain) appendEvent(dst []byte, event string, data json.RawMessage, offset string) []byte {
+	return envelope.AppendOffset(dst, event, data, offset)
 }
 
 func (*plain) appendReply(dst []byte, event string, data, id json.RawMessage) []byte {

@@ -136,6 +136,21 @@ func isStringOrNumber(raw json.RawMessage) bool {
 // Append appends the frame {"event":event,"data":data[,"id":id]} to dst.
 // data must be valid JSON (nil is written as null); id is omitted when nil.
 func Append(dst []byte, event string, data, id json.RawMessage) []byte {
+	return appendFrame(dst, event, data, "id", id)
+}
+
+// AppendOffset encodes a message delivered through a room: {"event","data",
+// "offset"}, the offset naming the message for a later recovery.
+func AppendOffset(dst []byte, event string, data json.RawMessage, offset string) []byte {
+	if offset == "" {
+		return Append(dst, event, data, nil)
+	}
+	return appendFrame(dst, event, data, "offset", appendString(nil, offset))
+}
+
+// appendFrame encodes {"event","data"} and, when value is not empty, key
+// with value as it is.
+func appendFrame(dst []byte, event string, data json.RawMessage, key string, value json.RawMessage) []byte {
 	dst = append(dst, `{"event":`...)
 	dst = appendString(dst, event)
 	dst = append(dst, `,"data":`...)
@@ -144,9 +159,11 @@ func Append(dst []byte, event string, data, id json.RawMessage) []byte {
 	} else {
 		dst = append(dst, data...)
 	}
-	if len(id) > 0 {
-		dst = append(dst, `,"id":`...)
-		dst = append(dst, id...)
+	if len(value) > 0 {
+		dst = append(dst, `,"`...)
+		dst = append(dst, key...)
+		dst = append(dst, `":`...)
+		dst = append(dst, value...)
 	}
 	return append(dst, '}')
 }

@@ -149,3 +149,18 @@ func BenchmarkAppend(b *testing.B) {
 		buf = Append(buf[:0], "notification", data, nil)
 	}
 }
+
+func TestAppendOffset(t *testing.T) {
+	for _, tc := range []struct {
+		data, offset, want string
+	}{
+		{`{"text":"gg"}`, "k2x9-41", `{"event":"notification","data":{"text":"gg"},"offset":"k2x9-41"}`},
+		{``, "k2x9-42", `{"event":"notification","data":null,"offset":"k2x9-42"}`},
+		{`1`, "", `{"event":"notification","data":1}`},
+	} {
+		got := AppendOffset(nil, "notification", json.RawMessage(tc.data), tc.offset)
+		if string(got) != tc.want || !json.Valid(got) {
+			t.Errorf("AppendOffset(%s, %q) = %s; want %s", tc.data, tc.offset, got, tc.want)
+		}
+	}
+}

@@ -137,14 +137,24 @@ func appendHeader(dst []byte, t Type, ns string) []byte {
 }
 
 // AppendEvent appends the Engine.IO frame of an Event packet carrying
-// [event, data] to namespace ns.
-func AppendEvent(dst []byte, ns, event string, data json.RawMessage) []byte {
+// [event, data] to namespace ns, or [event, data, offset] for a message
+// delivered through a room (null data then stands for none).
+func AppendEvent(dst []byte, ns, event string, data json.RawMessage, offset string) []byte {
 	dst = appendHeader(dst, Event, ns)
 	dst = append(dst, '[')
 	dst = appendString(dst, event)
-	if len(data) > 0 {
+	if len(data) > 0 || offset != "" {
 		dst = append(dst, ',')
+		if len(data) == 0 {
+			dst = append(dst, "null"...)
+		}
 		dst = append(dst, data...)
+	}
+	if offset != "" {
+		// Connection state recovery: socket.io-client keeps the last string
+		// argument of an event as the offset it sends when it reconnects.
+		dst = append(dst, ',')
+		dst = appendString(dst, offset)
 	}
 	return append(dst, ']')
 }
@@ -164,11 +174,16 @@ func AppendAck(dst []byte, ns string, id []byte, data json.RawMessage) []byte {
 }
 
 // AppendConnect appends the Engine.IO frame accepting a connection to ns
-// with the socket id sid.
-func AppendConnect(dst []byte, ns, sid string) []byte {
+// with the socket id sid and, with connection state recovery, the private
+// session id pid that the client sends back to recover (omitted when "").
+func AppendConnect(dst []byte, ns, sid, pid string) []byte {
 	dst = appendHeader(dst, Connect, ns)
 	dst = append(dst, `{"sid":`...)
 	dst = appendString(dst, sid)
+	if pid != "" {
+		dst = append(dst, `,"pid":`...)
+		dst = appendString(dst, pid)
+	}
 	return append(dst, '}')
 }
 

@@ -66,11 +66,14 @@ func TestEvent(t *testing.T) {
 
 func TestAppend(t *testing.T) {
 	for got, want := range map[string]string{
-		string(AppendEvent(nil, "/game", "notification", json.RawMessage(`{"a":1}`))):                       `42/game,["notification",{"a":1}]`,
-		string(AppendEvent(nil, "/", "tick", nil)):                                                          `42["tick"]`,
+		string(AppendEvent(nil, "/game", "notification", json.RawMessage(`{"a":1}`), "")):                   `42/game,["notification",{"a":1}]`,
+		string(AppendEvent(nil, "/game", "notification", json.RawMessage(`{"a":1}`), "e1-7")):               `42/game,["notification",{"a":1},"e1-7"]`,
+		string(AppendEvent(nil, "/game", "tick", nil, "e1-8")):                                              `42/game,["tick",null,"e1-8"]`,
+		string(AppendEvent(nil, "/", "tick", nil, "")):                                                      `42["tick"]`,
 		string(AppendAck(nil, "/game", []byte("7"), json.RawMessage(`{"roomId":"a"}`))):                     `43/game,7[{"roomId":"a"}]`,
 		string(AppendAck(nil, "/game", []byte("7"), nil)):                                                   `43/game,7[null]`,
-		string(AppendConnect(nil, "/game", "abc")):                                                          `40/game,{"sid":"abc"}`,
+		string(AppendConnect(nil, "/game", "abc", "")):                                                      `40/game,{"sid":"abc"}`,
+		string(AppendConnect(nil, "/game", "abc", "p1")):                                                    `40/game,{"sid":"abc","pid":"p1"}`,
 		string(AppendConnectError(nil, "/game", `bad "token"`)):                                             `44/game,{"message":"bad \"token\""}`,
 		string(AppendDisconnect(nil, "/game")):                                                              `41/game,`,
 		string(AppendOpen(nil, Open{SID: "s", PingInterval: 25000, PingTimeout: 10000, MaxPayload: 65536})): `0{"sid":"s","upgrades":[],"pingInterval":25000,"pingTimeout":10000,"maxPayload":65536}`,
@@ -83,7 +86,7 @@ func TestAppend(t *testing.T) {
 
 // What we write, Decode reads back.
 func TestRoundTrip(t *testing.T) {
-	frame := AppendEvent(nil, "/game", "say", json.RawMessage(`{"t":"x"}`))
+	frame := AppendEvent(nil, "/game", "say", json.RawMessage(`{"t":"x"}`), "")
 	p, err := Decode(frame[1:])
 	if err != nil {
 		t.Fatal(err)
@@ -115,7 +118,7 @@ func FuzzDecode(f *testing.F) {
 		if err != nil {
 			return
 		}
-		again, err := Decode(AppendEvent(nil, p.Namespace, name, data)[1:])
+		again, err := Decode(AppendEvent(nil, p.Namespace, name, data, "")[1:])
 		if err != nil {
 			t.Fatalf("re-encoded packet does not decode: %v", err)
 		}

@@ -122,3 +122,42 @@ test('the client reconnects by itself after the server restarts', async () => {
   assert.notEqual(again.clientId, first.clientId);
   assert.deepEqual(await s.timeout(3000).emitWithAck('joinRoom', { roomId: 'after' }), { roomId: 'after' });
 });
+
+async function broadcast(roomId, message) {
+  const res = await fetch(`${GATEWAY_URL}/notifications/broadcast`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN_ADMIN}` },
+    body: JSON.stringify({ roomId, message }),
+  });
+  assert.equal(res.status, 200);
+}
+
+async function until(cond, ms = 5000) {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+test('connection state recovery: the socket comes back with its id and rooms, and what it missed', async () => {
+  const s = open(TOKEN_ALICE, { reconnectionDelay: 200, reconnectionDelayMax: 400 });
+  const hello = await once(s, 'connected');
+  assert.equal(s.recovered, false);
+  await s.emitWithAck('joinRoom', { roomId: 'table-9' });
+  const got = [];
+  s.on('notification', (m) => got.push(m.n));
+  await broadcast('table-9', { n: 0 });
+  await until(() => got.length === 1);
+
+  const down = once(s, 'disconnect');
+  s.io.engine.close(); // the connection goes; the client reconnects by itself
+  await down;
+  for (let n = 1; n <= 5; n++) await broadcast('table-9', { n });
+  await once(s, 'connect', 10000);
+  assert.equal(s.recovered, true, 'socket.recovered');
+  assert.equal(s.id, hello.clientId, 'the same socket id');
+  await broadcast('table-9', { n: 6 }); // live again, in the same room
+  await until(() => got.length === 7);
+  assert.deepEqual(got, [0, 1, 2, 3, 4, 5, 6], 'each once, in order');
+});
