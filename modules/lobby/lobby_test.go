@@ -3,6 +3,7 @@ package lobby_test
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -166,6 +167,7 @@ func TestLobbyInChromium(t *testing.T) {
 	do(t, page, "reconnect", chromedp.WaitVisible(chromedp.CSS(`#status[data-state="connected"][data-drops="1"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#rooms [data-room="lobby"][data-state="joined"]`)))
 	waitForText(t, page, "drops", "code 1001")
+	waitForText(t, page, "status", "new session (unknown session)") // the restarted node's memory is new
 	post(t, n.URL+"/notifications/broadcast", adminToken,
 		`{"roomId":"lobby","message":{"text":"Round 13: the lobby is open again","roomId":"lobby","from":"game-server"}}`)
 	waitForText(t, page, "feed", "Round 13: the lobby is open again")
@@ -185,6 +187,124 @@ func TestLobbyInChromium(t *testing.T) {
 	if err := os.WriteFile(screenshot, png, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// The network drops under the page while the node stays up: the page
+// reconnects with its session id and last offset, says its session was
+// recovered, and shows the notifications sent while it was away.
+func TestLobbyRecoversItsSessionInChromium(t *testing.T) {
+	browser := startChromium(t)
+	cfg := gt.Config()
+	n := gt.Start(t, cfg)
+	link := cutter(t, n.Server.Addr().String())
+	admin := gt.Token(t, "ops", "admin")
+
+	ctx, cancel := context.WithTimeout(browser, 45*time.Second)
+	defer cancel()
+	page := newTab(t, ctx)
+	do(t, page, "open the page", chromedp.Navigate(link.url+"/?token="+gt.Token(t, "alice")),
+		chromedp.WaitVisible(chromedp.CSS(`#status[data-state="connected"]`)),
+		chromedp.SendKeys(chromedp.ID("room"), "lobby"), chromedp.Click(chromedp.CSS("#join-form button")),
+		chromedp.WaitVisible(chromedp.CSS(`#rooms [data-room="lobby"][data-state="joined"]`)))
+	post(t, n.URL+"/notifications/broadcast", admin, `{"roomId":"lobby","message":{"text":"Before the tunnel","roomId":"lobby"}}`)
+	waitForText(t, page, "feed", "Before the tunnel")
+
+	link.cut() // the train enters a tunnel
+	waitFor(t, page, "the drop", `document.getElementById('status').dataset.state === 'reconnecting'`)
+	post(t, n.URL+"/notifications/broadcast", admin, `{"roomId":"lobby","message":{"text":"Missed in the tunnel","roomId":"lobby"}}`)
+	post(t, n.URL+"/notifications/users/alice", admin, `{"message":{"text":"A message for you alone"}}`)
+	link.restore()
+
+	do(t, page, "reconnect", chromedp.WaitVisible(chromedp.CSS(`#status[data-state="connected"][data-recovered="true"]`)))
+	waitForText(t, page, "status", "session recovered")
+	waitForText(t, page, "feed", "Missed in the tunnel")
+	waitForText(t, page, "feed", "A message for you alone")
+	if state := run(t, page, chromedp.Evaluate[string](`document.querySelector('#rooms [data-room="lobby"]').dataset.state`)); state != "joined" {
+		t.Fatalf("lobby is %q after the recovery", state)
+	}
+}
+
+// network is a TCP proxy in front of a node, standing for the network
+// between the browser and it: cut drops every connection through it and
+// refuses new ones until restore.
+type network struct {
+	url    string
+	target string
+
+	mu    sync.Mutex
+	down  bool
+	conns map[net.Conn]struct{}
+}
+
+func cutter(t *testing.T, target string) *network {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &network{url: "http://" + ln.Addr().String(), target: target, conns: map[net.Conn]struct{}{}}
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		ln.Close()
+		n.cut()
+		wg.Wait()
+	})
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() { n.carry(c) })
+		}
+	})
+	return n
+}
+
+// carry joins c to a connection to the node until either side ends.
+func (n *network) carry(c net.Conn) {
+	n.mu.Lock()
+	if n.down {
+		n.mu.Unlock()
+		c.Close()
+		return
+	}
+	n.conns[c] = struct{}{}
+	n.mu.Unlock()
+	defer n.forget(c)
+	up, err := net.Dial("tcp", n.target)
+	if err != nil {
+		return
+	}
+	defer up.Close()
+	done := make(chan struct{}, 2)
+	go func() { _, _ = io.Copy(up, c); done <- struct{}{} }()
+	go func() { _, _ = io.Copy(c, up); done <- struct{}{} }()
+	<-done
+	c.Close()
+	up.Close()
+	<-done
+}
+
+func (n *network) forget(c net.Conn) {
+	n.mu.Lock()
+	delete(n.conns, c)
+	n.mu.Unlock()
+	c.Close()
+}
+
+func (n *network) cut() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.down = true
+	for c := range n.conns {
+		c.Close()
+	}
+}
+
+func (n *network) restore() {
+	n.mu.Lock()
+	n.down = false
+	n.mu.Unlock()
 }
 
 // startChromium starts a headless Chromium for the test. Without one it

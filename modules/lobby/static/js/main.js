@@ -33,6 +33,7 @@ const socket = new GameSocket(gameURL.href);
 socket.addEventListener('state', ({ detail }) => {
   $('status').dataset.state = detail.state;
   $('status-text').textContent = statusText(detail);
+  if (detail.state !== 'connected') $('recovery').textContent = '';
   if (detail.state === 'refused') {
     addProblem('connection', `The gateway refused the connection: ${detail.message}`, 'GET /game');
   }
@@ -55,8 +56,20 @@ function statusText({ state, attempt, delay, message, userId }) {
 
 socket.addEventListener('connected', ({ detail }) => {
   session.userId = detail.userId;
-  // The server forgets a connection's rooms when it ends: join them again.
-  for (const room of session.rooms.keys()) join(room);
+  const status = $('status');
+  if (detail.recovered) {
+    // The server put the page back in its rooms and sent what it missed.
+    for (const room of session.rooms.keys()) session.rooms.set(room, 'joined');
+  } else {
+    // A new session: no rooms yet but the personal one; join them again.
+    for (const room of session.rooms.keys()) join(room);
+  }
+  if (session.drops > 0) {
+    status.dataset.recovered = String(Boolean(detail.recovered));
+    $('recovery').textContent = detail.recovered
+      ? ' · session recovered'
+      : ` · new session (${detail.reason ?? 'not recovered'})`;
+  }
   renderRooms();
   refreshBalance();
 });
@@ -69,7 +82,8 @@ socket.addEventListener('drop', ({ detail }) => {
   const drops = $('drops');
   drops.hidden = false;
   drops.textContent = `Connection dropped ${session.drops}×, last at ${formatTime(new Date())} ` +
-    `with ${closeText(detail)}. The page reconnects by itself and joins its rooms again.`;
+    `with ${closeText(detail)}. The page reconnects by itself: the gateway recovers its session, ` +
+    'with its rooms and what it missed, when it can; otherwise the page joins its rooms again.';
 });
 
 function closeText({ code, reason }) {

@@ -4,7 +4,8 @@
 //
 // Events it dispatches (CustomEvent, payload in `detail`):
 //   state      {state, ...}      idle | connecting | connected | reconnecting | refused
-//   connected  {clientId, userId} the server's greeting, after every (re)connect
+//   connected  {clientId, userId, sessionId, recovered, reason?} the server's
+//              greeting, after every (re)connect
 //   drop       {code, reason}    an established connection ended
 //   message    {event, data}     a frame that is not a reply to a request
 //   exception  {message, id, request} every `exception` frame
@@ -29,6 +30,11 @@ export class GameSocket extends EventTarget {
   #nextId = 1;
   #pending = new Map(); // id → {event, resolve, reject}
   #connected = false;
+  // Session recovery: the session the server gave, and the offset of the
+  // last room message received, sent back on a reconnect so that the server
+  // restores the rooms and sends what was missed meanwhile.
+  #sessionId = '';
+  #offset = '';
 
   /**
    * @param {string} url ws: or wss: address of /game
@@ -49,6 +55,7 @@ export class GameSocket extends EventTarget {
   connect(token) {
     this.close();
     this.#token = token;
+    this.#sessionId = this.#offset = ''; // another token: another session
     this.#open(this.#generation);
   }
 
@@ -85,7 +92,12 @@ export class GameSocket extends EventTarget {
 
   #open(generation) {
     this.#emit('state', { state: 'connecting', attempt: this.#attempt });
-    const ws = new WebSocket(`${this.#url}?token=${encodeURIComponent(this.#token)}`);
+    const query = new URLSearchParams({ token: this.#token });
+    if (this.#sessionId) {
+      query.set('sessionId', this.#sessionId);
+      if (this.#offset) query.set('offset', this.#offset);
+    }
+    const ws = new WebSocket(`${this.#url}?${query}`);
     this.#ws = ws;
     let opened = false;
     ws.addEventListener('open', () => { opened = true; });
@@ -105,7 +117,8 @@ export class GameSocket extends EventTarget {
       this.#emit('exception', { message: `the server sent a frame that is not JSON: ${text.slice(0, 80)}` });
       return;
     }
-    const { event, data, id } = frame;
+    const { event, data, id, offset } = frame;
+    if (typeof offset === 'string') this.#offset = offset;
     const pending = id === undefined ? undefined : this.#pending.get(id);
     if (pending) this.#pending.delete(id);
 
@@ -121,6 +134,7 @@ export class GameSocket extends EventTarget {
     }
     if (event === 'connected') {
       this.#connected = true;
+      this.#sessionId = data.sessionId ?? '';
       this.#attempt = 0;
       this.#emit('state', { state: 'connected', userId: data.userId });
       this.#emit('connected', data);
