@@ -75,6 +75,16 @@ func (c *Client) Join(room string) {
 		c.rooms[room] = 0
 		c.srv.hub.join(c, room)
 	}
+	c.roomsChanged()
+}
+
+// roomsChanged tells the session's store, when it is shared, that the
+// client's rooms changed, so that another node recovers it with them. It is
+// called holding roomsMu: the writes are in the order of the changes.
+func (c *Client) roomsChanged() {
+	if ss := c.srv.sessions; ss != nil && ss.store != nil && c.session != nil {
+		ss.save(c.session, maps.Clone(c.rooms))
+	}
 }
 
 // Leave takes the client out of room.
@@ -86,6 +96,7 @@ func (c *Client) Leave(room string) {
 	}
 	delete(c.rooms, room)
 	c.srv.hub.leave(c, room)
+	c.roomsChanged()
 }
 
 // Rooms lists the rooms the client is in, its personal room included.

@@ -176,6 +176,57 @@ func (h *Hub) Deliver(d Delivery) int {
 	return n
 }
 
+// Follow makes the hub's journal follow a shared log, for recovery across
+// nodes: epoch names the log, and its messages come through DeliverAt, in
+// the log's order. Until Ready, recoveries wait. It reports false when
+// recovery is off.
+func (h *Hub) Follow(epoch string) bool {
+	j := h.journal
+	if j == nil {
+		return false
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.external, j.ready = true, false
+	if j.epoch != epoch {
+		j.epoch, j.head, j.floor = epoch, 0, 0
+		j.hist = newHistory(j.hist.maxPerRoom, j.hist.retention)
+	}
+	return true
+}
+
+// DeliverAt delivers d, the shared log's message seq, to its local members
+// when live, keeping it for recovery either way: a node that starts reads
+// the log's recent past first, not live.
+func (h *Hub) DeliverAt(seq uint64, d Delivery, live bool) int {
+	n := h.journal.deliverAt(seq, d, live)
+	h.metrics.MessagesOut(d.Msg.Event, n)
+	return n
+}
+
+// Gap records that messages may have been lost at seq of the shared log
+// (while it could not be reached): no session recovers across it.
+func (h *Hub) Gap(seq uint64) { h.journal.gap(seq) }
+
+// Ready says the hub has read the shared log up to the present: recoveries
+// may go on.
+func (h *Hub) Ready() {
+	j := h.journal
+	j.mu.Lock()
+	j.ready = true
+	j.moved.Broadcast()
+	j.mu.Unlock()
+}
+
+// DeliverLocal delivers d on this node alone, with no offset and not kept:
+// what a clustered node does while the shared log cannot be reached.
+func (h *Hub) DeliverLocal(d Delivery) int {
+	f, n := h.enqueue(d)
+	f.Flush()
+	h.metrics.MessagesOut(d.Msg.Event, n)
+	return n
+}
+
 // enqueue queues d.Msg for its members and returns the fanout that writes it
 // and how many took it (see wsconn.Fanout). The member list is copied under
 // the read lock and the lock released before any enqueue, so a broadcast

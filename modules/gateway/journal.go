@@ -4,6 +4,8 @@ import (
 	"crypto/rand"
 	"sync"
 	"time"
+
+	"github.com/gamegate/gamegate/pkg/wsconn"
 )
 
 // journal puts a node's room messages in one order, gives each its offset
@@ -12,17 +14,27 @@ import (
 // order, and so that a recovering client's replay and its first live frame
 // meet with no gap and no duplicate: the client joins its rooms and gets its
 // replay under the same lock.
+//
+// On one node the journal gives the sequence numbers itself. Clustered, a
+// shared log does (a JetStream stream): the node follows it, and its history
+// is the log's tail (see Hub.Follow).
 type journal struct {
 	hub *Hub
 
-	mu    sync.Mutex
-	epoch string
-	head  uint64 // the last sequence number given
-	hist  *history
+	mu       sync.Mutex
+	moved    sync.Cond // head moved, or the journal became ready
+	epoch    string
+	head     uint64 // the last sequence number given or followed
+	floor    uint64 // a gap: nothing at or before it can be recovered
+	hist     *history
+	external bool // the sequence numbers come from a shared log
+	ready    bool // a follower has caught up with the log
 }
 
 func newJournal(h *Hub, maxPerRoom int, retention time.Duration) *journal {
-	return &journal{hub: h, epoch: rand.Text()[:12], hist: newHistory(maxPerRoom, retention)}
+	j := &journal{hub: h, epoch: rand.Text()[:12], hist: newHistory(maxPerRoom, retention), ready: true}
+	j.moved.L = &j.mu
+	return j
 }
 
 // publish gives d's message the next offset, keeps it and queues it for the
@@ -36,6 +48,55 @@ func (j *journal) publish(d Delivery) int {
 	j.mu.Unlock()
 	f.Flush()
 	return n
+}
+
+// deliverAt keeps d, the shared log's message seq, and queues it for the
+// room's local members when live (not a catch-up read of older messages).
+func (j *journal) deliverAt(seq uint64, d Delivery, live bool) int {
+	j.mu.Lock()
+	j.head = max(j.head, seq)
+	d.Msg.offset = Offset{Epoch: j.epoch, Seq: seq}.String()
+	j.hist.add(d.Room, kept{seq: seq, at: time.Now().UnixNano(), except: d.Except, msg: d.Msg})
+	var f *wsconn.Fanout
+	n := 0
+	if live {
+		f, n = j.hub.enqueue(d)
+	}
+	j.moved.Broadcast()
+	j.mu.Unlock()
+	if f != nil {
+		f.Flush()
+	}
+	return n
+}
+
+// gap records that messages may have been lost at seq: no session recovers
+// across it.
+func (j *journal) gap(seq uint64) {
+	j.mu.Lock()
+	j.head = max(j.head, seq)
+	j.floor = max(j.floor, seq)
+	j.moved.Broadcast()
+	j.mu.Unlock()
+}
+
+// await waits, holding mu on return, until the journal is ready and, when
+// following a log, has reached seq: a client may come with an offset this
+// node has not read yet. It gives up at deadline.
+func (j *journal) await(seq uint64, deadline time.Time) {
+	j.mu.Lock()
+	if j.ready && (!j.external || j.head >= seq) {
+		return
+	}
+	stop := time.AfterFunc(time.Until(deadline), func() {
+		j.mu.Lock()
+		j.moved.Broadcast()
+		j.mu.Unlock()
+	})
+	defer stop.Stop()
+	for !(j.ready && (!j.external || j.head >= seq)) && time.Now().Before(deadline) {
+		j.moved.Wait()
+	}
 }
 
 // join puts c in room and returns the sequence number after which the
@@ -59,6 +120,9 @@ func (j *journal) replay(offset string, start uint64, rooms map[string]uint64, c
 			return nil, false
 		}
 		from = o.Seq
+	}
+	if from < j.floor {
+		return nil, false
 	}
 	return j.hist.since(from, rooms, client)
 }

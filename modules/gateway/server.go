@@ -53,6 +53,8 @@ type Params struct {
 
 	Config   config.Gateway
 	Recovery config.Recovery
+	// Store, when set, shares sessions with the other nodes (clustered).
+	Store    SessionStore `optional:"true"`
 	Verifier *token.Verifier
 	Hub      *Hub
 	Log      *zap.Logger
@@ -88,7 +90,10 @@ func NewServer(p Params) (*Server, error) {
 	}
 	s.ws = ws
 	if j := p.Hub.journal; j != nil {
-		s.sessions = newSessions(p.Recovery.Window)
+		s.sessions = newSessions(p.Recovery.Window, p.Store, s.log)
+		if p.Store != nil {
+			p.Store.ServeTakeOver(s.sessions.takeOver)
+		}
 		every := max(p.Recovery.Window/4, time.Second)
 		s.sweeper = time.AfterFunc(every, func() {
 			j.sweep()
@@ -268,6 +273,16 @@ func (s *Server) greet(c *Client, want *resume) *wsconn.Fanout {
 	if want != nil {
 		sess, rooms, reason = s.sessions.claim(*want, c)
 	}
+	if sess != nil {
+		// Clustered, this node may not have read up to the client's offset
+		// yet: it was given on another node a moment ago.
+		var seq uint64
+		if o, err := ParseOffset(want.offset); err == nil {
+			seq = o.Seq
+		}
+		j.await(seq, time.Now().Add(storeTimeout))
+		j.mu.Unlock()
+	}
 	c.roomsMu.Lock()
 	j.mu.Lock()
 	var replay []kept
@@ -298,7 +313,9 @@ func (s *Server) greet(c *Client, want *resume) *wsconn.Fanout {
 		s.sessions.drop(lost)
 	}
 	if fresh {
-		s.sessions.add(sess)
+		s.sessions.add(sess, rooms)
+	} else {
+		s.sessions.save(sess, rooms)
 	}
 	s.metrics.Recovery(want != nil, reason)
 	return f
