@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -37,6 +38,10 @@ type broadcaster struct {
 	posts          atomic.Int64   // POSTs made, for progress
 	sentPerRoom    []atomic.Int64 // measured broadcasts answered 200, per room
 	maxLag         time.Duration
+	// sentAt[r] are the times (unix ns) broadcasts to room r were sent at,
+	// warm-up included, when there are stalled clients: what had been sent
+	// to one when the server closed it.
+	sentAt [][]int64
 }
 
 // maxPaced bounds the POSTs of a paced sender under way at once.
@@ -47,13 +52,17 @@ func newBroadcaster(o FanoutOptions, p *pool) (*broadcaster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mint REST token: %w", err)
 	}
-	return &broadcaster{
+	b := &broadcaster{
 		o: o, pool: p, client: newHTTPClient(&net.Dialer{Timeout: o.ConnectTimeout}),
 		url: strings.TrimSuffix(o.URL, "/") + "/notifications/broadcast", auth: "Bearer " + tok,
 		pad: strings.Repeat("x", o.Payload), post: NewHistogram(),
 		due: make([]atomic.Int64, len(p.shards)), failedDue: make([]atomic.Int64, len(p.shards)),
 		sentPerRoom: make([]atomic.Int64, o.Rooms),
-	}, nil
+	}
+	if o.Stalled > 0 {
+		b.sentAt = make([][]int64, o.Rooms)
+	}
+	return b, nil
 }
 
 func (b *broadcaster) close() { b.client.CloseIdleConnections() }
@@ -126,6 +135,9 @@ func (b *broadcaster) send(ctx context.Context, ph phase) sendResult {
 			seq = -int64(k) - 1
 		}
 		dueAfter = append(dueAfter, b.owe(room))
+		if b.sentAt != nil {
+			b.sentAt[room] = append(b.sentAt[room], time.Now().UnixNano())
+		}
 		b.posts.Add(1)
 		wg.Go(func() {
 			defer func() { <-inflight }()
@@ -221,6 +233,13 @@ func (b *broadcaster) do(ctx context.Context, body []byte) error {
 		return fmt.Errorf("HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(msg))
 	}
 	return nil
+}
+
+// sentBefore is how many broadcasts had been sent to room before t (unix
+// ns), warm-up included.
+func (b *broadcaster) sentBefore(room int, t int64) int64 {
+	n, _ := slices.BinarySearch(b.sentAt[room], t)
+	return int64(n)
 }
 
 // sent returns the measured broadcasts per room, and the deliveries they

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"time"
 )
 
@@ -41,13 +42,18 @@ func (d dialers) forClient(i int) *http.Client { return d[i%len(d)] }
 // response's body, which is how coder/websocket takes it. net/http's
 // Transport would start two goroutines per connection and pool it only to
 // give it up at once: that made the load generator spend more CPU per
-// handshake than the server it measures.
+// handshake than the server it measures. Like net/http's, it hands the
+// connection to the request's httptrace.ClientTrace, if any: a stalled
+// client keeps its socket that way.
 type upgrader struct{ dialer *net.Dialer }
 
 func (u upgrader) RoundTrip(req *http.Request) (*http.Response, error) {
 	conn, err := u.dialer.DialContext(req.Context(), "tcp", req.URL.Host)
 	if err != nil {
 		return nil, err
+	}
+	if trace := httptrace.ContextClientTrace(req.Context()); trace != nil && trace.GotConn != nil {
+		trace.GotConn(httptrace.GotConnInfo{Conn: conn})
 	}
 	if deadline, ok := req.Context().Deadline(); ok {
 		_ = conn.SetDeadline(deadline)

@@ -9,12 +9,18 @@ import (
 // runFanout is the fanout scenario: clients join rooms, broadcasts go
 // through the REST API, each client checks off the seqs of its room and
 // times them. Warm-up, measured sending, then a drain wait; the CPU figures
-// cover sending and draining.
+// cover sending and draining. Stalled clients, if any, join too and never
+// read; the run then waits for the server to end them, and follows the
+// kernel's TCP memory from the first broadcast to --settle after that.
 func runFanout(ctx context.Context, o FanoutOptions) (*Report, error) {
 	if err := o.validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", errUsage, err)
 	}
-	x, err := startRun(ctx, "fanout", o.Common, o, o.Rooms, o.RoomPrefix)
+	// The stalled clients are connections like the others: they count
+	// towards the processes, the source addresses and the connect phase.
+	all := o.Common
+	all.Clients += o.Stalled
+	x, err := startRun(ctx, "fanout", all, o, o.Rooms, o.RoomPrefix, o.Stalled)
 	if err != nil {
 		return nil, err
 	}
@@ -22,7 +28,7 @@ func runFanout(ctx context.Context, o FanoutOptions) (*Report, error) {
 	p, r, m := x.pool, x.report, x.meter
 
 	before := m.sample(ctx)
-	cr, err := connectPhase(ctx, o.Common, p, r)
+	cr, err := connectPhase(ctx, all, p, r)
 	if err != nil {
 		return nil, err
 	}
@@ -36,8 +42,16 @@ func runFanout(ctx context.Context, o FanoutOptions) (*Report, error) {
 		return nil, err
 	}
 	defer b.close()
+	var mem *tcpMemWatch
+	if o.Stalled > 0 {
+		if mem, err = watchTCPMemory(ctx); err != nil {
+			r.Warnings = append(r.Warnings, err.Error())
+		} else {
+			defer mem.stop()
+		}
+	}
 	if o.Warmup > 0 {
-		stop := startProgress(ctx, o.Common, "warm-up", b.progressLine(ctx, m))
+		stop := startProgress(ctx, o.Common, "warm-up", b.progressLine(ctx, m, mem))
 		res := b.send(ctx, phase{count: o.Warmup})
 		if res.interrupted == nil && res.stalled == nil {
 			res.stalled = b.await(ctx, b.dueNow())
@@ -52,7 +66,7 @@ func runFanout(ctx context.Context, o FanoutOptions) (*Report, error) {
 	}
 
 	start := m.sample(ctx)
-	stop := startProgress(ctx, o.Common, "send", b.progressLine(ctx, m))
+	stop := startProgress(ctx, o.Common, "send", b.progressLine(ctx, m, mem))
 	res := b.send(ctx, phase{measured: true, count: o.Messages, duration: o.Duration})
 	drained := res.stalled
 	if res.interrupted == nil && drained == nil {
@@ -65,6 +79,23 @@ func runFanout(ctx context.Context, o FanoutOptions) (*Report, error) {
 	end := m.sample(ctx)
 	if drained != nil {
 		r.Warnings = append(r.Warnings, drained.Error())
+	}
+	var tcpMem *TCPMemory
+	if o.Stalled > 0 {
+		stop := startProgress(ctx, o.Common, "stalled", b.progressLine(ctx, m, mem))
+		err := awaitStalled(ctx, p, o.Drain)
+		if err == nil {
+			err = sleepUntil(ctx, time.Now().Add(o.Settle))
+		}
+		stop()
+		if err != nil {
+			return nil, err
+		}
+		if mem != nil {
+			if tcpMem, err = mem.finish(); err != nil {
+				r.Warnings = append(r.Warnings, err.Error())
+			}
+		}
 	}
 
 	perRoom, expected := b.sent()
@@ -82,6 +113,10 @@ func runFanout(ctx context.Context, o FanoutOptions) (*Report, error) {
 	for _, n := range perRoom {
 		f.Broadcasts += n
 	}
+	if o.Stalled > 0 {
+		f.Stalled = b.stalledReport(sr.Stalled, res.start, sr.MessageBytes)
+		f.Stalled.TCPMemory = tcpMem
+	}
 	if f.SendSeconds > 0 {
 		f.BroadcastsPerSec = round1(float64(f.Broadcasts) / f.SendSeconds)
 	}
@@ -96,8 +131,9 @@ func runFanout(ctx context.Context, o FanoutOptions) (*Report, error) {
 	return r, nil
 }
 
-// progressLine is the progress of a sending phase.
-func (b *broadcaster) progressLine(ctx context.Context, m *meter) func(context.Context, time.Duration) string {
+// progressLine is the progress of a sending phase; mem, when not nil, is
+// the kernel's TCP memory.
+func (b *broadcaster) progressLine(ctx context.Context, m *meter, mem *tcpMemWatch) func(context.Context, time.Duration) string {
 	st, _ := b.pool.stats(ctx)
 	sent, got := rateLine{last: b.posts.Load()}, rateLine{last: st.Delivered}
 	cpu := m.progress(ctx)
@@ -108,6 +144,12 @@ func (b *broadcaster) progressLine(ctx context.Context, m *meter) func(context.C
 			num(b.outstanding(st.Delivered)), cpu(ctx))
 		if st.Dropped > 0 {
 			line += fmt.Sprintf("; %s connections dropped", num(st.Dropped))
+		}
+		if b.o.Stalled > 0 {
+			line += fmt.Sprintf("; %s stalled clients open", num(st.StalledOpen))
+		}
+		if mem != nil {
+			line += fmt.Sprintf(", kernel TCP memory %.1f MB", mb(mem.last.Load()))
 		}
 		return line
 	}

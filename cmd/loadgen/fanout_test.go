@@ -1,9 +1,13 @@
 package main
 
 import (
+	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/gamegate/gamegate/modules/config"
 )
 
 func TestFanoutFlatOut(t *testing.T) {
@@ -77,6 +81,61 @@ func TestFanoutWorkers(t *testing.T) {
 	checkLatency(t, "delivery", r.Fanout.LatencyMs)
 	if r.Loadgen.Processes != 2 || r.Loadgen.SourceAddrs != 3 {
 		t.Errorf("loadgen %+v: want 2 processes, 3 source addresses", r.Loadgen)
+	}
+}
+
+// TestFanoutStalled adds clients that stop reading, against a node whose
+// byte bound is small and whose heartbeat is too slow to act: the server
+// closes every stalled client once more than the bound waits for it, and
+// the readers lose nothing. In this process, and in two workers, at once:
+// a stalled client whose close frame the socket took is cut only 5 s later.
+func TestFanoutStalled(t *testing.T) {
+	const bound = 256 << 10
+	n := startNode(t, func(cfg *config.Config) {
+		cfg.Gateway.MaxQueueBytes = bound
+		cfg.Gateway.PingInterval, cfg.Gateway.PongTimeout = time.Hour, time.Minute
+	})
+	for _, workers := range []int{0, 2} {
+		t.Run(fmt.Sprint(workers, " workers"), func(t *testing.T) {
+			t.Parallel()
+			o := DefaultFanout()
+			o.Common = common(t, n, 20)
+			o.UserPrefix, o.RoomPrefix = fmt.Sprint("w", workers, "-"), fmt.Sprint("w", workers, "-")
+			o.Workers, o.Stalled, o.Rooms = workers, 6, 2
+			// 2 KiB messages, 100 a second to each room: a reader may fall
+			// a second behind, a stalled client fills the bound and what the
+			// kernel takes before it in about two.
+			o.Payload, o.Rate, o.Duration, o.Warmup = 2<<10, 200, 3500*time.Millisecond, 0
+			o.Settle = 100 * time.Millisecond
+			r, err := runFanout(ctxFor(t), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkConnected(t, r, 26)
+			f := r.Fanout
+			if f.Expected != 10*f.Broadcasts || f.Received != f.Expected || f.Lost != 0 || f.Duplicates != 0 {
+				t.Errorf("fanout %+v: want every broadcast received by the 10 readers of its room", f)
+			}
+			checkLatency(t, "delivery", f.LatencyMs)
+			st := f.Stalled
+			if st == nil || st.Clients != 6 || st.Closed != 6 {
+				t.Fatalf("stalled %+v: want all 6 connected and closed by the server", st)
+			}
+			perRoom := float64(f.Broadcasts/2+1) * float64(st.MessageBytes)
+			if st.MessageBytes <= 2<<10 || st.SentBytes.Min < bound || st.SentBytes.Max > perRoom ||
+				!(0 < st.CloseSeconds.Min && st.CloseSeconds.Min <= st.CloseSeconds.Median && st.CloseSeconds.Median <= st.CloseSeconds.Max) {
+				t.Errorf("stalled %+v: want each closed after more than the bound was sent to it", st)
+			}
+			if m := st.TCPMemory; m == nil || m.PeakMB < m.StartMB || m.PeakMB < m.EndMB {
+				t.Errorf("kernel TCP memory %+v: want a start, a peak and an end", m)
+			}
+			if !r.OK {
+				t.Errorf("not ok: %v %v", r.Warnings, r.Errors)
+			}
+			var summary strings.Builder
+			r.WriteSummary(&summary)
+			t.Log(summary.String())
+		})
 	}
 }
 

@@ -36,6 +36,7 @@ limit), beyond 25,000 they spread over source addresses 127.0.0.N.
 examples:
   loadgen fanout --clients 5000 --rate 10 --duration 20s --server-pid $PID
   loadgen fanout --clients 1000 --inflight 4 --duration 20s --server-pid $PID
+  loadgen fanout --clients 1000 --stalled 500 --rate 20 --payload 1000 --duration 90s --settle 3s
   loadgen connections --clients 10000 --server-pid $PID
   loadgen echo --clients 100 --rate 0
   loadgen wallet
@@ -114,6 +115,24 @@ unmeasured broadcasts, then --duration (or --messages) of measured ones, paced
 at --rate per second or flat out with --inflight broadcasts undelivered; then
 up to --drain for what is still due. Reports deliveries/s, latency from POST
 to receipt, lost = expected - received, and the server's CPU per delivery.
+
+--stalled N adds N clients (numbered on from --clients, in rooms the same
+way) that join their room, read their greeting and joinedRoom, and then never
+read again: what is sent to them backs up until the server closes them as
+slow consumers. They connect with the others and are spread over the same
+processes, but count in no delivery figure (lost, latency). Their sockets
+are looked at every 50 ms (TCP_INFO), never read: the report says how many
+the server closed (and reset), when, counted from the first measured
+broadcast, and how many bytes of broadcasts had been sent to each by then;
+and the machine's kernel TCP memory (/proc/net/sockstat) before the first
+broadcast, at its peak, and at the end: after the drain, up to --drain more
+for the server to end the stalled clients still open, then --settle. A
+stalled client learns of its end only when its connection is cut: at once if
+the server resets it, else when the server stops waiting for an answer to
+its close frame (5 s in this gateway), which the time then includes. Send for
+long enough to fill the server's bound (gateway.maxQueueBytes, with the
+kernel's buffers on top), and set its heartbeat long if the bound alone is
+to act.
 `,
 	"connections": `Connects --clients idle authenticated clients and holds them for --hold.
 Reports the connect rate, handshake latency (dial to the "connected" event),
@@ -155,7 +174,8 @@ func fanoutFlags(fs *flag.FlagSet, o *FanoutOptions) {
 	fs.IntVar(&o.Warmup, "warmup", o.Warmup, "unmeasured broadcasts first")
 	fs.DurationVar(&o.Drain, "drain", o.Drain, "how long to wait for deliveries still due (also: the longest stall while sending)")
 	fs.IntVar(&o.Payload, "payload", o.Payload, "pad each message with this many bytes")
-	fs.DurationVar(&o.Settle, "settle", o.Settle, "pause after joining, before reading the server's RSS and sending")
+	fs.DurationVar(&o.Settle, "settle", o.Settle, "pause after joining, before reading the server's RSS and sending; with --stalled, also after the drain, before reading the kernel's TCP memory")
+	fs.IntVar(&o.Stalled, "stalled", o.Stalled, "more clients that join their room and then never read, for the server to close as slow consumers (see above)")
 }
 
 func roundTripFlags(fs *flag.FlagSet, o *RoundTripOptions) {

@@ -145,8 +145,14 @@ type FanoutOptions struct {
 	Drain    time.Duration `json:"drainNs"`
 	// Payload pads each message with that many bytes.
 	Payload int `json:"payload"`
-	// Settle is a pause after joining, before the server's RSS is read.
+	// Settle is a pause after joining, before the server's RSS is read;
+	// with stalled clients, also after the drain, before the kernel's TCP
+	// memory is read the last time.
 	Settle time.Duration `json:"settleNs"`
+	// Stalled clients join the rooms as well (numbered on from Clients, in
+	// rooms the same way) and then never read: the server must find and
+	// close them, and the clients that read must not notice.
+	Stalled int `json:"stalled,omitempty"`
 }
 
 // DefaultFanout is 1,000 clients in one room, flat out with 4 in flight.
@@ -168,8 +174,8 @@ func (o FanoutOptions) validate() error {
 	if o.InFlight < 1 {
 		errs = append(errs, errors.New("--inflight must be at least 1"))
 	}
-	if o.Messages < 0 || o.Warmup < 0 || o.Payload < 0 {
-		errs = append(errs, errors.New("--messages, --warmup and --payload must not be negative"))
+	if o.Messages < 0 || o.Warmup < 0 || o.Payload < 0 || o.Stalled < 0 {
+		errs = append(errs, errors.New("--messages, --warmup, --payload and --stalled must not be negative"))
 	}
 	if o.Messages == 0 && o.Duration <= 0 {
 		errs = append(errs, errors.New("set --messages or a positive --duration"))

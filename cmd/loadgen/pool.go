@@ -29,8 +29,10 @@ type pool struct {
 }
 
 // newPool plans the clients of o: in this process when they fit in
-// o.PerProcess, else in as many workers as it takes (or o.Workers).
-func newPool(o Common, rooms int, roomPrefix string) (*pool, error) {
+// o.PerProcess, else in as many workers as it takes (or o.Workers). The last
+// stalled of o.Clients stall (fanout's --stalled); each process gets its
+// share of the readers and of the stalled clients.
+func newPool(o Common, rooms int, roomPrefix string, stalled int) (*pool, error) {
 	workers := o.Workers
 	if workers == 0 && o.Clients > o.PerProcess {
 		workers = (o.Clients + o.PerProcess - 1) / o.PerProcess
@@ -43,17 +45,20 @@ func newPool(o Common, rooms int, roomPrefix string) (*pool, error) {
 		URL: wsURL, Proto: o.Proto, Namespace: o.Path, Secret: o.Secret, UserPrefix: o.UserPrefix, Rooms: rooms, RoomPrefix: roomPrefix,
 		SourceAddrs: o.sourceAddrs(), ConnectTimeout: o.ConnectTimeout,
 	}
+	readers := o.Clients - stalled
 	p := &pool{}
 	if workers == 0 {
 		p.local = NewShard()
-		base.Count, base.Concurrency = o.Clients, o.Concurrency
+		base.Count, base.StalledFirst, base.Stalled, base.Concurrency = readers, readers, stalled, o.Concurrency
 		p.shards, p.specs = []shard{p.local}, []ShardSpec{base}
 		return p, nil
 	}
 	for w := range workers {
 		spec := base
-		spec.First = o.Clients * w / workers
-		spec.Count = o.Clients*(w+1)/workers - spec.First
+		spec.First = readers * w / workers
+		spec.Count = readers*(w+1)/workers - spec.First
+		spec.StalledFirst = readers + stalled*w/workers
+		spec.Stalled = readers + stalled*(w+1)/workers - spec.StalledFirst
 		spec.Concurrency = max(1, o.Concurrency/workers)
 		r, err := startWorker()
 		if err != nil {
@@ -123,6 +128,7 @@ func (p *pool) stats(ctx context.Context) (Stats, error) {
 		sum.Dropped += st.Dropped
 		sum.Delivered += st.Delivered
 		sum.Answered += st.Answered
+		sum.StalledOpen += st.StalledOpen
 		if p.local == nil {
 			sum.CPU += st.CPU
 		}
@@ -160,6 +166,8 @@ func (p *pool) result(ctx context.Context, args ResultArgs) (ShardResult, error)
 		sum.Lost += r.Lost
 		sum.ClientsWithLoss += r.ClientsWithLoss
 		sum.Latency.Merge(r.Latency)
+		sum.Stalled = append(sum.Stalled, r.Stalled...)
+		sum.MessageBytes = max(sum.MessageBytes, r.MessageBytes)
 		sum.LastRecv = max(sum.LastRecv, r.LastRecv)
 		sum.Sent += r.Sent
 		sum.Replies += r.Replies

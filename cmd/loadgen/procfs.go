@@ -210,3 +210,30 @@ func cpusAllowed() string {
 	}
 	return ""
 }
+
+// tcpMemory is what the kernel holds for the TCP sockets of the whole
+// machine, in bytes: the pages of the "mem" field of /proc/net/sockstat's
+// TCP line.
+func tcpMemory() (int64, error) {
+	b, err := os.ReadFile("/proc/net/sockstat")
+	if err != nil {
+		return 0, fmt.Errorf("kernel TCP memory: %w", err)
+	}
+	for line := range strings.Lines(string(b)) {
+		fields, ok := strings.CutPrefix(line, "TCP:")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(fields)
+		for i := 0; i+1 < len(f); i += 2 {
+			if f[i] == "mem" {
+				pages, err := strconv.ParseInt(f[i+1], 10, 64)
+				if err != nil {
+					return 0, fmt.Errorf("kernel TCP memory: %w", err)
+				}
+				return pages * int64(os.Getpagesize()), nil
+			}
+		}
+	}
+	return 0, errors.New("kernel TCP memory: no TCP mem in /proc/net/sockstat")
+}

@@ -8,12 +8,14 @@ import (
 )
 
 // startProgress prints a line on o.Log every o.Progress while a phase runs:
-// "[phase elapsed] " and what line says. stop ends it and waits.
+// "[phase elapsed] " and what line says. stop ends it and waits for a line
+// under way, rather than cancel it: a worker whose call is cancelled is
+// killed (remoteShard.call).
 func startProgress(ctx context.Context, o Common, phase string, line func(ctx context.Context, elapsed time.Duration) string) (stop func()) {
 	if o.Progress <= 0 {
 		return func() {}
 	}
-	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
 	var wg sync.WaitGroup
 	start := time.Now()
 	wg.Go(func() {
@@ -23,13 +25,15 @@ func startProgress(ctx context.Context, o Common, phase string, line func(ctx co
 			select {
 			case <-ctx.Done():
 				return
+			case <-done:
+				return
 			case <-tick.C:
 				elapsed := time.Since(start)
 				fmt.Fprintf(o.Log, "[%s %5.1fs] %s\n", phase, elapsed.Seconds(), line(ctx, elapsed))
 			}
 		}
 	})
-	return func() { cancel(); wg.Wait() }
+	return func() { close(done); wg.Wait() }
 }
 
 // rateLine turns successive counts into "n (rate/s)" since the last call.

@@ -72,6 +72,51 @@ type FanoutReport struct {
 	// LatencyMs is from the POST's send time to a client's receipt.
 	LatencyMs Latency `json:"latencyMs"`
 	PostMs    Latency `json:"postMs"`
+	// Stalled is what became of the stalled clients (--stalled), which none
+	// of the figures above count.
+	Stalled *StalledReport `json:"stalled,omitempty"`
+}
+
+// StalledReport is what became of fanout's stalled clients.
+type StalledReport struct {
+	Clients int `json:"clients"` // connected
+	// Closed is how many the server ended, Reset how many of those it reset.
+	Closed int `json:"closed"`
+	Reset  int `json:"reset"`
+	// CloseSeconds is from the first measured broadcast until each closed
+	// one's socket showed its end (looked at every 50 ms).
+	CloseSeconds Spread `json:"closeSeconds"`
+	// SentBytes is what had been sent to each closed one by then: the
+	// broadcasts to its room, warm-up included, times MessageBytes, the
+	// largest bench message the readers received.
+	SentBytes    Spread `json:"sentBytes"`
+	MessageBytes int64  `json:"messageBytes"`
+	// TCPMemory is the machine's: every TCP socket on it counts.
+	TCPMemory *TCPMemory `json:"tcpMemory,omitempty"`
+}
+
+// Spread is the least, the median and the largest of some figures.
+type Spread struct {
+	Min    float64 `json:"min"`
+	Median float64 `json:"median"`
+	Max    float64 `json:"max"`
+}
+
+func spreadOf(v []float64) Spread {
+	if len(v) == 0 {
+		return Spread{}
+	}
+	slices.Sort(v)
+	return Spread{Min: v[0], Median: v[len(v)/2], Max: v[len(v)-1]}
+}
+
+// TCPMemory is the kernel's memory for TCP sockets (/proc/net/sockstat):
+// before the first broadcast with every client connected, the most it
+// reached, and at the end of the run, --settle after the drain.
+type TCPMemory struct {
+	StartMB float64 `json:"startMB"`
+	PeakMB  float64 `json:"peakMB"`
+	EndMB   float64 `json:"endMB"`
 }
 
 // RoundTripReport is the measured phase of echo or wallet.
@@ -107,6 +152,11 @@ func (r *Report) judge() {
 		r.OK = r.OK && f.Lost == 0 && f.Duplicates == 0 && f.Unexpected == 0 && f.PostErrors == 0
 		if f.Lost > 0 {
 			r.Warnings = append(r.Warnings, fmt.Sprintf("%s deliveries lost, at %s clients", num(f.Lost), num(f.ClientsWithLoss)))
+		}
+		if st := f.Stalled; st != nil && st.Closed < st.Clients {
+			r.OK = false
+			r.Warnings = append(r.Warnings, fmt.Sprintf("%s of %s stalled clients were still open at the end: send for longer than the server's bound takes to fill (--duration), or lower gateway.maxQueueBytes",
+				num(int64(st.Clients-st.Closed)), num(int64(st.Clients))))
 		}
 	}
 	if rt := r.RoundTrip; rt != nil {
@@ -154,6 +204,18 @@ func (r *Report) WriteSummary(w io.Writer) {
 		p("  deliveries  %s of %s: %s/s; lost %s, duplicates %s, unexpected %s",
 			num(f.Received), num(f.Expected), num(int64(f.DeliveriesPerSec)), num(f.Lost), num(f.Duplicates), num(f.Unexpected))
 		p("  latency     %s", lat(f.LatencyMs))
+		if st := f.Stalled; st != nil {
+			p("  stalled     %s of %s closed by the server, %s of them reset", num(int64(st.Closed)), num(int64(st.Clients)), num(int64(st.Reset)))
+			if st.Closed > 0 {
+				c, b := st.CloseSeconds, st.SentBytes
+				p("              after min %.2f, median %.2f, max %.2f s from the first measured broadcast", c.Min, c.Median, c.Max)
+				p("              having been sent min %s, median %s, max %s of %s-byte messages",
+					bytesText(b.Min), bytesText(b.Median), bytesText(b.Max), num(st.MessageBytes))
+			}
+			if m := st.TCPMemory; m != nil {
+				p("  kernel TCP  %.1f MB before the first broadcast, %.1f MB at the peak, %.1f MB at the end (the whole machine's)", m.StartMB, m.PeakMB, m.EndMB)
+			}
+		}
 	}
 	if rt := r.RoundTrip; rt != nil {
 		p("  %-11s %s sent, %s replies (%s/s), %s exceptions, %s unanswered", rt.Event, num(rt.Sent), num(rt.Replies), num(int64(rt.PerSec)), num(rt.Failures), num(rt.Timeouts))
@@ -178,6 +240,14 @@ func (r *Report) WriteSummary(w io.Writer) {
 	if r.OK {
 		p("  ok")
 	}
+}
+
+// bytesText writes n bytes in KiB, or MiB from 1 MiB on.
+func bytesText(n float64) string {
+	if n >= 1<<20 {
+		return strconv.FormatFloat(n/(1<<20), 'f', 2, 64) + " MiB"
+	}
+	return strconv.FormatFloat(n/(1<<10), 'f', 0, 64) + " KiB"
 }
 
 func lat(l Latency) string {

@@ -18,9 +18,10 @@ type scenarioRun struct {
 }
 
 // startRun plans the clients of o (in rooms named roomPrefix<n> when rooms
-// is not 0) and starts the report, with options params, and the meter.
-func startRun(ctx context.Context, scenario string, o Common, params any, rooms int, roomPrefix string) (*scenarioRun, error) {
-	p, err := newPool(o, rooms, roomPrefix)
+// is not 0, the last stalled of them stalling) and starts the report, with
+// options params, and the meter.
+func startRun(ctx context.Context, scenario string, o Common, params any, rooms int, roomPrefix string, stalled int) (*scenarioRun, error) {
+	p, err := newPool(o, rooms, roomPrefix, stalled)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -24,8 +25,9 @@ type Shard struct {
 	spec  ShardSpec
 	proto protocol
 
-	mu      sync.Mutex // guards clients
+	mu      sync.Mutex // guards clients, stalled and their ends
 	clients []*client
+	stalled []*stalledClient
 
 	handshake, latency, rtt *Histogram
 	errs                    errorSample
@@ -36,6 +38,12 @@ type Shard struct {
 	delivered atomic.Int64
 	want      atomic.Int64 // delivered count someone waits for; MaxInt64: nobody
 	wake      chan struct{}
+	// messageBytes is the largest bench message received: what one
+	// broadcast puts in the way of a client.
+	messageBytes atomic.Int64
+	// stalledOpen counts the stalled clients being watched: connected, and
+	// not yet ended by the server.
+	stalledOpen atomic.Int64
 
 	// Round trips: sent, replies and failures count the measured phase only;
 	// answered counts every reply, for progress.
@@ -53,8 +61,11 @@ type ShardSpec struct {
 	Proto, Namespace string
 	Secret           string // HS256 key the clients' tokens are signed with
 	UserPrefix       string // client i is user UserPrefix+i
-	// First and Count select clients [First, First+Count) of the run.
-	First, Count int
+	// First and Count select clients [First, First+Count) of the run, and
+	// StalledFirst and Stalled the stalled ones: they join their room like
+	// the others, then never read.
+	First, Count          int
+	StalledFirst, Stalled int
 	// Rooms > 0: client i joins RoomName(RoomPrefix, i%Rooms).
 	Rooms      int
 	RoomPrefix string
@@ -68,10 +79,10 @@ type ShardSpec struct {
 
 // ConnectResult is what a shard's connect phase did.
 type ConnectResult struct {
-	Connected, Failed int
+	Connected, Failed int      // stalled clients included
 	Handshake         HistData // dial until the `connected` greeting
 	Start, End        int64    // unix ns: first dial, last client ready
-	RoomSizes         []int    // connected members of each room
+	RoomSizes         []int    // connected members of each room, but the stalled ones
 	Errors            map[string]int64
 }
 
@@ -80,6 +91,7 @@ type Stats struct {
 	Connected, Failed, Dropped int64
 	Delivered                  int64
 	Answered                   int64
+	StalledOpen                int64
 	CPU                        time.Duration // this process's user + system time
 }
 
@@ -112,6 +124,10 @@ type ShardResult struct {
 	// them (a reply, an exception, or nothing within the drain)
 	Sent, Replies, Failures, Timeouts int64
 	RTT                               HistData
+	// Stalled is what became of each stalled client; MessageBytes is the
+	// largest bench message a reader received.
+	Stalled      []StalledEnd
+	MessageBytes int64
 	// both
 	Dropped int64
 	Errors  map[string]int64 // by message
@@ -144,16 +160,16 @@ type client struct {
 }
 
 // Connect dials spec's clients, reads each one's greeting, joins its room,
-// and starts its reader.
+// and starts its reader, or for the stalled clients the watcher.
 func (s *Shard) Connect(ctx context.Context, spec ShardSpec) (ConnectResult, error) {
 	s.spec, s.proto = spec, newProtocol(spec.Proto, spec.Namespace)
-	tokens := make([]string, spec.Count)
-	for i := range tokens {
-		tok, err := token.Mint([]byte(spec.Secret), spec.UserPrefix+strconv.Itoa(spec.First+i), nil, 24*time.Hour)
+	tokens := make([]string, spec.Count+spec.Stalled)
+	for k := range tokens {
+		tok, err := token.Mint([]byte(spec.Secret), spec.UserPrefix+strconv.Itoa(spec.client(k)), nil, 24*time.Hour)
 		if err != nil {
 			return ConnectResult{}, fmt.Errorf("mint client token: %w", err)
 		}
-		tokens[i] = tok
+		tokens[k] = tok
 	}
 	dialers := newDialers(spec.SourceAddrs, spec.ConnectTimeout)
 
@@ -161,27 +177,26 @@ func (s *Shard) Connect(ctx context.Context, spec ShardSpec) (ConnectResult, err
 	var start, end atomic.Int64
 	start.Store(math.MaxInt64)
 	var wg sync.WaitGroup
-	for range max(1, min(spec.Concurrency, spec.Count)) {
+	for range max(1, min(spec.Concurrency, len(tokens))) {
 		wg.Go(func() {
 			for {
-				i := int(next.Add(1) - 1)
-				if i >= spec.Count || ctx.Err() != nil {
+				k := int(next.Add(1) - 1)
+				if k >= len(tokens) || ctx.Err() != nil {
 					return
 				}
 				t0 := time.Now()
 				atomicMin(&start, t0.UnixNano())
-				c, err := s.dial(ctx, dialers, spec.First+i, tokens[i], t0)
-				if err != nil {
+				add := s.addReader
+				if k >= spec.Count {
+					add = s.addStalled
+				}
+				if err := add(ctx, dialers, spec.client(k), tokens[k], t0); err != nil {
 					s.failed.Add(1)
 					s.errs.note(err.Error())
 					continue
 				}
 				atomicMax(&end, time.Now().UnixNano())
-				s.mu.Lock()
-				s.clients = append(s.clients, c)
-				s.mu.Unlock()
 				s.connected.Add(1)
-				s.readers.Go(func() { s.read(c) })
 			}
 		})
 	}
@@ -200,8 +215,34 @@ func (s *Shard) Connect(ctx context.Context, spec ShardSpec) (ConnectResult, err
 			res.RoomSizes[c.room]++
 		}
 	}
+	stalled := slices.Clone(s.stalled)
 	s.mu.Unlock()
+	if len(stalled) > 0 {
+		s.readers.Go(func() { s.watchStalled(stalled) })
+	}
 	return res, nil
+}
+
+// client is the run's index of the shard's client k: the readers first,
+// then the stalled ones.
+func (spec ShardSpec) client(k int) int {
+	if k < spec.Count {
+		return spec.First + k
+	}
+	return spec.StalledFirst + k - spec.Count
+}
+
+// addReader connects client i and starts its reader.
+func (s *Shard) addReader(ctx context.Context, d dialers, i int, tok string, t0 time.Time) error {
+	c, err := s.dial(ctx, d, i, tok, t0)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.clients = append(s.clients, c)
+	s.mu.Unlock()
+	s.readers.Go(func() { s.read(c) })
+	return nil
 }
 
 // dial connects client i: handshake, greeting, join. The handshake time is
@@ -296,6 +337,7 @@ func (s *Shard) handle(c *client, b []byte, now time.Time) {
 	}
 	switch string(f.event) {
 	case "notification":
+		atomicMax(&s.messageBytes, int64(len(b)))
 		s.onBench(c, f.body, now)
 	case "exception":
 		// An exception answers a request when it carries the request's id,
@@ -369,18 +411,22 @@ func (s *Shard) AwaitDelivered(ctx context.Context, target int64) error {
 func (s *Shard) Stats(context.Context) (Stats, error) {
 	return Stats{
 		Connected: s.connected.Load(), Failed: s.failed.Load(), Dropped: s.dropped.Load(),
-		Delivered: s.delivered.Load(), Answered: s.answered.Load(), CPU: selfCPU(),
+		Delivered: s.delivered.Load(), Answered: s.answered.Load(), StalledOpen: s.stalledOpen.Load(), CPU: selfCPU(),
 	}, nil
 }
 
-// Result counts what each client missed of what was sent to its room, and
-// for round trips waits up to args.Drain for the replies still due.
+// Result counts what each client missed of what was sent to its room, says
+// what became of the stalled clients, and for round trips waits up to
+// args.Drain for the replies still due.
 func (s *Shard) Result(ctx context.Context, args ResultArgs) (ShardResult, error) {
 	s.requesters.Wait()
+	var res ShardResult
 	s.mu.Lock()
 	clients := s.clients
+	for _, c := range s.stalled {
+		res.Stalled = append(res.Stalled, c.end)
+	}
 	s.mu.Unlock()
-	var res ShardResult
 	res.Timeouts = s.drainRequests(ctx, clients, args.Drain)
 	for _, c := range clients {
 		got := c.received.Load()
@@ -396,6 +442,7 @@ func (s *Shard) Result(ctx context.Context, args ResultArgs) (ShardResult, error
 		res.LastRecv = max(res.LastRecv, c.last.Load())
 	}
 	res.Latency = s.latency.Data()
+	res.MessageBytes = s.messageBytes.Load()
 	res.Sent, res.Replies, res.Failures = s.sent.Load(), s.replies.Load(), s.failures.Load()
 	res.RTT = s.rtt.Data()
 	res.Dropped = s.dropped.Load()
@@ -407,9 +454,12 @@ func (s *Shard) Result(ctx context.Context, args ResultArgs) (ShardResult, error
 func (s *Shard) Close() error {
 	s.closing.Store(true)
 	s.mu.Lock()
-	clients := s.clients
+	clients, stalled := s.clients, s.stalled
 	s.mu.Unlock()
 	for _, c := range clients {
+		_ = c.conn.CloseNow()
+	}
+	for _, c := range stalled {
 		_ = c.conn.CloseNow()
 	}
 	s.readers.Wait()
