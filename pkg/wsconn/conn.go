@@ -367,21 +367,30 @@ func (c *Conn) writeFailed(err error) {
 
 // finishClose writes the close frame, after the last queued frame, and
 // gives the peer CloseTimeout to answer. A slow consumer's close frame goes
-// out only if the socket takes it at once.
+// out only if the socket takes it at once, and the peer has slowGrace to
+// answer: the frame waits behind what it has not read, and the kernel holds
+// all of it meanwhile.
 func (c *Conn) finishClose() {
 	defer close(c.closeSent)
-	wait := !c.dropping.Load()
-	if err := c.out.seal(closeFrame(c.closeCode, c.closeReason), c.srv.cfg.WriteTimeout, wait); err != nil {
+	slow := c.dropping.Load()
+	if err := c.out.seal(closeFrame(c.closeCode, c.closeReason), c.srv.cfg.WriteTimeout, !slow); err != nil {
 		c.abort(err)
 		return
+	}
+	answer := c.srv.cfg.CloseTimeout
+	if slow {
+		answer = min(answer, slowGrace)
 	}
 	c.mu.Lock()
 	if !c.ended {
 		c.answering.Store(true)
-		c.timer.Reset(c.srv.cfg.CloseTimeout)
+		c.timer.Reset(answer)
 	}
 	c.mu.Unlock()
 }
+
+// slowGrace is how long a slow consumer has to answer its close frame.
+const slowGrace = time.Second
 
 // tick runs on the timer.
 func (c *Conn) tick() {
