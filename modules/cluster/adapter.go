@@ -11,8 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
@@ -40,6 +42,11 @@ type Adapter struct {
 	stopping atomic.Bool
 	nsubs    atomic.Int64
 
+	// With recovery: the shared log every node publishes to and follows,
+	// and the sessions every node finds. Nil without.
+	shared   *sharedLog
+	sessions *sessionStore
+
 	msgs   chan *nats.Msg
 	subs   map[string]*nats.Subscription // by room; run's own
 	quit   chan struct{}                 // closed by Stop
@@ -53,6 +60,9 @@ type Params struct {
 	fx.In
 
 	Config   config.Cluster
+	Recovery config.Recovery
+	Gateway  config.Gateway
+	Wallet   config.Wallet // its node id names the node
 	Hub      *gateway.Hub
 	Interest *Interest
 	Log      *zap.Logger
@@ -75,6 +85,12 @@ func New(p Params) *Adapter {
 		done:     make(chan struct{}),
 		closed:   make(chan struct{}),
 	}
+	if r := p.Recovery; r.Enabled {
+		// As long as the hub keeps messages: the window of a session whose
+		// connection was dead for as long as the heartbeat takes to notice.
+		a.shared = newSharedLog(a, r.Window+p.Gateway.PingInterval+p.Gateway.PongTimeout)
+		a.sessions = newSessionStore(a, p.Wallet.Node(), r.Window)
+	}
 	if p.Registry != nil {
 		a.metrics.register(p.Registry, a)
 	}
@@ -92,7 +108,17 @@ func (a *Adapter) Start() error {
 		return fmt.Errorf("cluster.natsUrl: %w", err)
 	}
 	a.conn.Store(nc)
-	if _, err := nc.ChanSubscribe(allSubject, a.msgs); err != nil {
+	if a.shared != nil && !jetStreamUp(nc) {
+		a.log.Warn("NATS answers without JetStream (start nats-server with -js): sessions recover only on the node they were on")
+		a.shared = nil
+		a.sessions.disabled.Store(true)
+	}
+	if a.shared != nil {
+		if err := a.sessions.serve(nc); err != nil {
+			nc.Close()
+			return fmt.Errorf("cluster: subscribe: %w", err)
+		}
+	} else if _, err := nc.ChanSubscribe(allSubject, a.msgs); err != nil {
 		nc.Close()
 		return fmt.Errorf("cluster: subscribe: %w", err)
 	}
@@ -103,8 +129,36 @@ func (a *Adapter) Start() error {
 	} else {
 		a.log.Warn("NATS is not reachable; delivering on this node only and retrying in the background")
 	}
-	go a.run(nc)
+	if a.shared != nil {
+		go a.runLog(nc)
+	} else {
+		go a.run(nc)
+	}
 	return nil
+}
+
+// jetStreamUp reports whether nc's server runs JetStream, asking once.
+func jetStreamUp(nc *nats.Conn) bool {
+	if !nc.IsConnected() {
+		return false
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_, err = js.AccountInfo(ctx)
+	return err == nil
+}
+
+// runLog follows the shared log and says the node is alive, until Stop.
+func (a *Adapter) runLog(nc *nats.Conn) {
+	defer close(a.done)
+	beating := make(chan struct{})
+	go func() { defer close(beating); a.sessions.beat(a.quit) }()
+	a.shared.follow(nc, a.quit)
+	<-beating
 }
 
 // Stop stops receiving, then drains the connection: what was published is
@@ -130,10 +184,25 @@ func (a *Adapter) Stop(ctx context.Context) error {
 // Publish delivers d to this node's members and publishes it to the others.
 // A NATS outage does not fail it: the message is delivered here and counted
 // in gamegate_cluster_publish_failures_total, never buffered for later.
-func (a *Adapter) Publish(_ context.Context, d gateway.Delivery) error {
+// With recovery, d goes through the shared log instead, which every node
+// delivers from (see sharedLog.publish).
+func (a *Adapter) Publish(ctx context.Context, d gateway.Delivery) error {
+	if a.shared != nil {
+		a.shared.publish(ctx, d)
+		return nil
+	}
 	a.hub.Deliver(d)
 	a.publish(d)
 	return nil
+}
+
+// SessionStore is the store that shares sessions between the nodes, nil
+// without recovery.
+func (a *Adapter) SessionStore() gateway.SessionStore {
+	if a.sessions == nil {
+		return nil
+	}
+	return a.sessions
 }
 
 func (a *Adapter) publish(d gateway.Delivery) {

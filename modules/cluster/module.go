@@ -21,6 +21,7 @@ var Module = fx.Options(
 			fx.Annotate(func(i *Interest) gateway.RoomObserver { return i },
 				fx.ResultTags(`group:"`+gateway.RoomObserverGroup+`"`)),
 			New,
+			(*Adapter).SessionStore,
 			health.AsCheck(readiness),
 		),
 		fx.Invoke(func(lc fx.Lifecycle, a *Adapter) {

@@ -139,6 +139,17 @@ type Wallet struct {
 	Simulated Simulated `koanf:"simulated"`
 }
 
+// Node is this node's name: nodeId (NODE_ID), else the host name and the
+// process id. The wallet's hello and the cluster's session records name
+// the node by it.
+func (w Wallet) Node() string {
+	if w.NodeID != "" {
+		return w.NodeID
+	}
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s-%d", host, os.Getpid())
+}
+
 // Addr is the wallet's host:port.
 func (w Wallet) Addr() string { return net.JoinHostPort(w.Host, strconv.Itoa(w.Port)) }
 

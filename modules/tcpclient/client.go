@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -88,7 +87,7 @@ func New(cfg config.Wallet, log *zap.Logger, handlers []PushHandler, opts ...Opt
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Client{
 		cfg:      cfg,
-		nodeID:   cfg.NodeID,
+		nodeID:   cfg.Node(),
 		log:      log.Named("wallet").With(zap.String("addr", cfg.Addr())),
 		framing:  frame.LengthPrefix{},
 		codec:    walletproto.JSON{},
@@ -99,10 +98,6 @@ func New(cfg config.Wallet, log *zap.Logger, handlers []PushHandler, opts ...Opt
 		closing:  make(chan struct{}),
 		done:     make(chan struct{}),
 		up:       make(chan struct{}),
-	}
-	if c.nodeID == "" {
-		host, _ := os.Hostname()
-		c.nodeID = fmt.Sprintf("%s-%d", host, os.Getpid())
 	}
 	c.msgLog = logging.Sampled(c.log, time.Second)
 	for _, h := range handlers {
