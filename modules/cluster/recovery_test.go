@@ -3,8 +3,11 @@ package cluster_test
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/url"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/coder/websocket"
 	"github.com/nats-io/nats-server/v2/server"
@@ -150,4 +153,46 @@ func TestRecoveryWithoutJetStreamStaysOnItsNode(t *testing.T) {
 	if nodes[0].Logs.FilterMessageSnippet("without JetStream").Len() != 1 {
 		t.Fatal("no warning that NATS has no JetStream")
 	}
+}
+
+// The NATS server restarts while broadcasts stream in, its JetStream store
+// kept: publishing waits it out, and every member on every node gets every
+// message once, in order.
+func TestRecoveryLogSurvivesANATSRestart(t *testing.T) {
+	dir := t.TempDir()
+	srv := startJetStream(t, -1, dir)
+	port := srv.Addr().(*net.TCPAddr).Port
+	nodes := startNodes(t, srv.ClientURL(), 2)
+	members := []*gt.Client{dialJoin(t, nodes[0], "alice", "arena"), dialJoin(t, nodes[1], "bob", "arena")}
+
+	const total = 60
+	var wg sync.WaitGroup
+	stopped := make(chan struct{})
+	wg.Go(func() {
+		for i := range total {
+			if i == total/3 {
+				<-stopped // these wait for NATS to come back
+			}
+			if err := nodes[i%2].Emitter.ToRoom(t.Context(), "arena", "tick", i); err != nil {
+				t.Error(err)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	})
+	for _, c := range members {
+		for i := range total / 3 {
+			tick(t, c, i)
+		}
+	}
+	stopNATS(srv)
+	close(stopped)
+	time.Sleep(300 * time.Millisecond)
+	startJetStream(t, port, dir)
+	for _, c := range members {
+		for i := total / 3; i < total; i++ {
+			tick(t, c, i)
+		}
+		c.Alive()
+	}
+	wg.Wait()
 }
