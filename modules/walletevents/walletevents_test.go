@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"go.uber.org/goleak"
 
 	gt "github.com/gamegate/gamegate/internal/gatewaytest"
@@ -330,4 +331,52 @@ func TestPushesMadeWhileTheLinkIsDownArriveWhenItReturns(t *testing.T) {
 		}
 	}
 	c.Alive()
+}
+
+// A wallet push while the user is away is not lost: the client reconnects
+// with its session and last offset and gets the balanceUpdated it missed,
+// with the room message sent meanwhile.
+func TestPushWhileAwayIsRecovered(t *testing.T) {
+	sim, port := startWallet(t)
+	n := gt.Start(t, walletConfig(port))
+	waitReady(t, n)
+	c := n.Dial(t, gt.Token(t, "alice"))
+	c.Join("table")
+	if err := n.Emitter.ToRoom(t.Context(), "table", "deal", 1); err != nil {
+		t.Fatal(err)
+	}
+	last := c.Expect("deal").Offset
+	_ = c.Conn.Close(websocket.StatusNormalClosure, "")
+	waitfor.Until(t, gt.Timeout, func() error {
+		if n.Hub.Clients() != 0 {
+			return fmt.Errorf("%d clients", n.Hub.Clients())
+		}
+		return nil
+	})
+	if _, err := sim.Credit(walletproto.Transfer{UserID: "alice", Amount: 100, TxID: "win-1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Emitter.ToRoom(t.Context(), "table", "deal", 2); err != nil {
+		t.Fatal(err)
+	}
+	conn, _, err := n.DialRawURL(n.WSURL()+"?sessionId="+c.Connected.SessionID+"&offset="+last,
+		http.Header{"Authorization": {"Bearer " + gt.Token(t, "alice")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	back := gt.Watch(t, conn)
+	if f := back.Expect("connected"); !strings.Contains(string(f.Data), `"recovered":true`) {
+		t.Fatalf("connected %s", f.Data)
+	}
+	// The push and the deal were sent at about the same time: either may
+	// come first, each once.
+	got := map[string]string{}
+	for range 2 {
+		f := back.Next()
+		got[f.Event] = string(f.Data)
+	}
+	if got["balanceUpdated"] != `{"userId":"alice","balance":2600,"currency":"EUR","txId":"win-1"}` || got["deal"] != "2" {
+		t.Fatalf("after the recovery: %v", got)
+	}
+	back.Alive()
 }
