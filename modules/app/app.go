@@ -15,6 +15,7 @@ import (
 	"github.com/gamegate/gamegate/modules/logging"
 	"github.com/gamegate/gamegate/modules/metrics"
 	"github.com/gamegate/gamegate/modules/notification"
+	"github.com/gamegate/gamegate/modules/sessions"
 	"github.com/gamegate/gamegate/modules/tcpclient"
 	"github.com/gamegate/gamegate/modules/walletevents"
 	"github.com/gamegate/gamegate/modules/walletsim"
@@ -37,6 +38,7 @@ func Options(cfg config.Config) fx.Option {
 		tcpclient.Module,
 		walletevents.Module,
 		notification.Module,
+		sessions.Module,
 		health.Module,
 		metrics.Module,
 		httpserver.Module,

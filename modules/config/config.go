@@ -78,6 +78,9 @@ type Auth struct {
 	// secret, and RS256 and ES256 with a JWKS.
 	Algorithms []string      `koanf:"algorithms"`
 	Leeway     time.Duration `koanf:"leeway"`
+	// ExpireConnections closes a connection with 4001 at its token's exp
+	// (plus Leeway) unless refreshToken replaced the token in time.
+	ExpireConnections bool `koanf:"expireConnections"`
 }
 
 // Gateway configures the /game WebSocket endpoint.
@@ -87,6 +90,9 @@ type Gateway struct {
 	MaxMessageBytes int64     `koanf:"maxMessageBytes"`
 	RateLimit       RateLimit `koanf:"rateLimit"`
 	QueueSize       int       `koanf:"queueSize"`
+	// MaxSessionsPerUser, when not 0, closes a user's oldest connection
+	// with 4002 when a new one would pass it, counting every node.
+	MaxSessionsPerUser int `koanf:"maxSessionsPerUser"`
 	// MaxQueueBytes bounds what waits for one client, in bytes, the
 	// kernel's send buffer included: past it the client is a slow consumer.
 	MaxQueueBytes int64         `koanf:"maxQueueBytes"`
@@ -350,6 +356,9 @@ func (c Config) Validate() error {
 	if c.Gateway.RateLimit.PerSecond <= 0 || c.Gateway.RateLimit.Burst < 1 {
 		return bad("gateway.rateLimit", "perSecond and burst must be positive")
 	}
+	if c.Gateway.MaxSessionsPerUser < 0 {
+		return bad("gateway.maxSessionsPerUser", "must not be negative (0: no limit), got %d", c.Gateway.MaxSessionsPerUser)
+	}
 	if c.Recovery.MaxMessages < 1 {
 		return bad("recovery.maxMessages", "must be positive, got %d", c.Recovery.MaxMessages)
 	}
@@ -420,7 +429,7 @@ func (c Config) validateDurations() error {
 // not take one of them. modules/app's test checks that every route the
 // application registers is here.
 var restRoutes = []string{
-	"/", "/healthz", "/readyz", "/metrics", "/notifications/", "/lobby/", "/dev/wallet/", "/debug/pprof/",
+	"/", "/healthz", "/readyz", "/metrics", "/notifications/", "/rooms/", "/users/", "/lobby/", "/dev/wallet/", "/debug/pprof/",
 }
 
 // validatePaths checks the WebSocket endpoints' paths: each is a plain path,

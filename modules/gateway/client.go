@@ -6,10 +6,13 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
 
+	"github.com/gamegate/gamegate/pkg/token"
 	"github.com/gamegate/gamegate/pkg/wsconn"
 )
 
@@ -18,7 +21,8 @@ import (
 type Client struct {
 	id     string
 	userID string
-	roles  []string
+	claims atomic.Pointer[token.Claims] // the token's; refreshToken replaces them
+	expiry *time.Timer                  // auth.expireConnections: closes at the token's exp
 	conn   *wsconn.Conn
 	t      transport
 	srv    *Server
@@ -28,13 +32,15 @@ type Client struct {
 
 	// Its rooms, each with the sequence number after which the room's
 	// messages are the client's (0 without recovery); nil once it has gone.
-	roomsMu sync.Mutex
-	rooms   map[string]uint64
-	session *session // nil without recovery
+	roomsMu  sync.Mutex
+	rooms    map[string]uint64
+	session  *session        // nil without recovery
+	watching map[string]bool // rooms whose presence events it gets
 
-	limiter *rate.Limiter
-	excess  int  // refused messages in a row; the reader's
-	started bool // the session began: in the hub, hooks run; the reader's
+	connectedAt time.Time
+	limiter     *rate.Limiter
+	excess      int  // refused messages in a row; the reader's
+	started     bool // the session began: in the hub, hooks run; the reader's
 
 	// Handler runs under way, so that a stop lets them finish and write
 	// their replies before the close frame.
@@ -51,10 +57,10 @@ func (c *Client) ID() string { return c.id }
 func (c *Client) UserID() string { return c.userID }
 
 // Roles are the token's `roles`.
-func (c *Client) Roles() []string { return c.roles }
+func (c *Client) Roles() []string { return c.claims.Load().Roles }
 
 // HasRole reports whether the token's roles hold role.
-func (c *Client) HasRole(role string) bool { return slices.Contains(c.roles, role) }
+func (c *Client) HasRole(role string) bool { return c.claims.Load().HasRole(role) }
 
 // Context is cancelled when the connection ends.
 func (c *Client) Context() context.Context { return c.ctx }
@@ -83,6 +89,7 @@ func (c *Client) Join(room string) {
 // called holding roomsMu: the writes are in the order of the changes.
 func (c *Client) roomsChanged() {
 	if ss := c.srv.sessions; ss != nil && ss.store != nil && c.session != nil {
+		c.session.watching = slices.Collect(maps.Keys(c.watching))
 		ss.save(c.session, maps.Clone(c.rooms))
 	}
 }
@@ -95,8 +102,17 @@ func (c *Client) Leave(room string) {
 		return
 	}
 	delete(c.rooms, room)
+	c.unwatch(room)
 	c.srv.hub.leave(c, room)
 	c.roomsChanged()
+}
+
+// InRoom reports whether the client is in room.
+func (c *Client) InRoom(room string) bool {
+	c.roomsMu.Lock()
+	defer c.roomsMu.Unlock()
+	_, in := c.rooms[room]
+	return in
 }
 
 // Rooms lists the rooms the client is in, its personal room included.
@@ -110,24 +126,28 @@ func (c *Client) Rooms() []string {
 	return out
 }
 
-// leaveAll empties the client's rooms for good, returning them: later
-// Joins are ignored.
-func (c *Client) leaveAll() map[string]uint64 {
+// leaveAll empties the client's rooms for good, returning them and those
+// it watched: later Joins are ignored.
+func (c *Client) leaveAll() (map[string]uint64, []string) {
 	c.roomsMu.Lock()
 	rooms := c.rooms
 	c.rooms = nil
+	watching := slices.Collect(maps.Keys(c.watching))
+	for room := range c.watching {
+		c.unwatch(room)
+	}
 	c.roomsMu.Unlock()
 	for room := range rooms {
 		c.srv.hub.leave(c, room)
 	}
-	return rooms
+	return rooms, watching
 }
 
-// roomSnapshot is a copy of the client's rooms.
-func (c *Client) roomSnapshot() map[string]uint64 {
+// roomSnapshot is a copy of the client's rooms, and the rooms it watches.
+func (c *Client) roomSnapshot() (map[string]uint64, []string) {
 	c.roomsMu.Lock()
 	defer c.roomsMu.Unlock()
-	return maps.Clone(c.rooms)
+	return maps.Clone(c.rooms), slices.Collect(maps.Keys(c.watching))
 }
 
 // Emit sends event with data to this client only.

@@ -1,6 +1,9 @@
 package gateway
 
-import "context"
+import (
+	"context"
+	"strings"
+)
 
 // Broker carries a delivery to every member of its room: on this node
 // through the hub, and on other nodes when the gateway is clustered. The
@@ -20,12 +23,18 @@ func (b LocalBroker) Publish(_ context.Context, d Delivery) error {
 
 // Emitter sends server events to clients, in socket.io's vocabulary. Each
 // message is encoded once per transport, whatever the number of recipients.
+//
+// Its Sockets methods (FetchSockets, SocketsJoin, SocketsLeave,
+// DisconnectSockets) act on live connections on every node.
 type Emitter struct {
+	*Sockets
 	broker Broker
 }
 
 // NewEmitter returns an emitter publishing through broker.
-func NewEmitter(broker Broker) *Emitter { return &Emitter{broker: broker} }
+func NewEmitter(broker Broker, sockets *Sockets) *Emitter {
+	return &Emitter{Sockets: sockets, broker: broker}
+}
 
 // ToRoom sends {event, data} to every member of room (server.to(room).emit).
 func (e *Emitter) ToRoom(ctx context.Context, room, event string, data any) error {
@@ -56,6 +65,9 @@ func (e *Emitter) emit(ctx context.Context, d Delivery, event string, data any) 
 	d.Msg = msg
 	return e.broker.Publish(ctx, d)
 }
+
+// IsPersonal reports whether room is a user's personal room.
+func IsPersonal(room string) bool { return strings.HasPrefix(room, personalPrefix) }
 
 // PersonalRoom is the room every connection of userID is in.
 func PersonalRoom(userID string) string { return personalPrefix + userID }

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"hash/maphash"
 	"sync"
 	"sync/atomic"
@@ -38,6 +39,7 @@ type Hub struct {
 	metrics     Metrics
 	writers     wsconn.Writers
 	journal     *journal // nil without recovery
+	presence    *presence
 }
 
 // HubParams are the hub's optional dependencies (the group is
@@ -57,6 +59,39 @@ type HubParams struct {
 type RoomObserver interface {
 	RoomActive(room string)
 	RoomIdle(room string)
+}
+
+// RoomSyncer is a RoomObserver that acts on the rooms later: Sync returns
+// once it has acted on every change so far (the cluster's subscriptions
+// reached NATS), so that a message sent afterwards from another node
+// reaches the members.
+type RoomSyncer interface {
+	Sync(ctx context.Context)
+}
+
+// sync waits for the observers that act later.
+func (h *Hub) sync(ctx context.Context) {
+	for _, o := range h.observers {
+		if s, ok := o.(RoomSyncer); ok {
+			s.Sync(ctx)
+		}
+	}
+}
+
+// Members are room's users and their connections, on every node, sorted
+// by user id: from memory, without asking the other nodes.
+func (h *Hub) Members(room string) []Member { return h.presence.members(room) }
+
+// members are room's members on this node.
+func (h *Hub) members(room string) []*Client {
+	s := h.roomShard(room)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]*Client, 0, len(s.rooms[room]))
+	for c := range s.rooms[room] {
+		out = append(out, c)
+	}
+	return out
 }
 
 type roomShard struct {
@@ -79,6 +114,7 @@ func NewHub(p HubParams) *Hub {
 		h.rooms[i].rooms = make(map[string]map[*Client]struct{})
 		h.clients[i].clients = make(map[*Client]struct{})
 	}
+	h.presence = newPresence(h)
 	if r := p.Recovery; r.Enabled {
 		// A message may be needed until the window of a session whose
 		// connection was dead for as long as the heartbeat takes to notice.
@@ -132,6 +168,7 @@ func (h *Hub) join(c *Client, room string) bool {
 		return false
 	}
 	members[c] = struct{}{}
+	h.presence.change(room, c.userID, +1)
 	return true
 }
 
@@ -148,6 +185,7 @@ func (h *Hub) leave(c *Client, room string) bool {
 		return false
 	}
 	delete(members, c)
+	h.presence.change(room, c.userID, -1)
 	if len(members) == 0 {
 		delete(s.rooms, room)
 		h.roomCount.Add(-1)

@@ -22,6 +22,9 @@ type Metrics interface {
 	// Recovery counts a session begun: recovered, or new, and why when
 	// recovery was asked for and refused.
 	Recovery(asked bool, reason string)
+	// SessionAction counts the server's hand on a connection: "kick",
+	// "refresh", "token_expired", "session_limit".
+	SessionAction(action string)
 }
 
 // NopMetrics counts nothing.
@@ -32,6 +35,7 @@ func (NopMetrics) MessagesOut(string, int) {}
 func (NopMetrics) SlowConsumer()           {}
 func (NopMetrics) Dropped(int)             {}
 func (NopMetrics) Recovery(bool, string)   {}
+func (NopMetrics) SessionAction(string)    {}
 
 // OtherEvent is the label under which gamegate_ws_messages_out_total counts
 // the frames of every event no module declared: a REST caller names its
@@ -39,7 +43,8 @@ func (NopMetrics) Recovery(bool, string)   {}
 const OtherEvent = "other"
 
 // builtinEvents are the events the gateway itself sends.
-var builtinEvents = []string{"connected", "exception", "pong", "joinedRoom", "leftRoom"}
+var builtinEvents = []string{"connected", "exception", "pong", "joinedRoom", "leftRoom", "roomMembers",
+	"memberJoined", "memberLeft", "tokenRefreshed"}
 
 // AsEvents declares the names of events a module sends to clients (its
 // handlers' replies, its pushes), so that /metrics counts them by name:
@@ -63,6 +68,7 @@ type promMetrics struct {
 	out           map[string]prometheus.Counter // by declared event, and OtherEvent
 	slow, dropped prometheus.Counter
 	sessions      *prometheus.CounterVec
+	actions       *prometheus.CounterVec
 }
 
 func newPromMetrics(r *prometheus.Registry, events []string) *promMetrics {
@@ -89,10 +95,14 @@ func newPromMetrics(r *prometheus.Registry, events []string) *promMetrics {
 		Namespace: "gamegate", Subsystem: "recovery", Name: "sessions_total",
 		Help: `Sessions begun, by result: "new" (no recovery asked), "recovered", or why recovery was refused.`,
 	}, []string{"result"})
+	m.actions = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "gamegate", Subsystem: "ws", Name: "session_actions_total",
+		Help: `The server's hand on connections: "kick", "refresh", "token_expired", "session_limit".`,
+	}, []string{"action"})
 	for _, e := range events {
 		m.out[e] = out.WithLabelValues(e)
 	}
-	r.MustRegister(m.in, out, m.slow, m.dropped, m.sessions)
+	r.MustRegister(m.in, out, m.slow, m.dropped, m.sessions, m.actions)
 	return m
 }
 
@@ -111,6 +121,8 @@ func (m *promMetrics) MessagesOut(event string, n int) {
 }
 
 func (m *promMetrics) SlowConsumer() { m.slow.Inc() }
+
+func (m *promMetrics) SessionAction(action string) { m.actions.WithLabelValues(action).Inc() }
 
 func (m *promMetrics) Recovery(asked bool, reason string) {
 	result := "new"
@@ -140,6 +152,10 @@ func registerHubGauges(r *prometheus.Registry, h *Hub) {
 			Help: "Rooms with at least one member on this node, personal rooms included.",
 		}, func() float64 { return float64(h.Rooms()) }),
 	)
+	r.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "gamegate", Subsystem: "presence", Name: "entries",
+		Help: "Users counted in rooms, on every node, as this node knows them.",
+	}, func() float64 { return float64(h.presence.entries()) }))
 	if j := h.journal; j != nil {
 		r.MustRegister(
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{

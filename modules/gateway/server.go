@@ -36,6 +36,9 @@ type Server struct {
 	guards   []Guard
 	hooks    []Hooks
 	metrics  Metrics
+	node     string // this node's name
+	auth     config.Auth
+	sockets  *Sockets
 	ws       *wsconn.Server
 	sessions *sessions   // nil without recovery
 	sweeper  *time.Timer // forgets expired sessions and history
@@ -53,6 +56,9 @@ type Params struct {
 
 	Config   config.Gateway
 	Recovery config.Recovery
+	Wallet   config.Wallet // its node id names this node
+	Auth     config.Auth
+	Sockets  *Sockets
 	// Store, when set, shares sessions with the other nodes (clustered).
 	Store    SessionStore `optional:"true"`
 	Verifier *token.Verifier
@@ -70,7 +76,7 @@ func NewServer(p Params) (*Server, error) {
 	s := &Server{
 		cfg: cfg, verifier: p.Verifier, hub: p.Hub, log: p.Log.Named("gateway"), metrics: p.Hub.metrics,
 		handlers: make(map[string]Handler, len(p.Handlers)), guards: p.Guards, hooks: p.Hooks,
-		live: make(map[*Client]struct{}), gone: make(chan struct{}),
+		live: make(map[*Client]struct{}), gone: make(chan struct{}), node: p.Wallet.Node(), auth: p.Auth,
 	}
 	for _, h := range p.Handlers {
 		if _, dup := s.handlers[h.Event]; dup {
@@ -89,6 +95,10 @@ func NewServer(p Params) (*Server, error) {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	s.ws = ws
+	if p.Sockets == nil { // built by hand, not by fx
+		p.Sockets = NewSockets(SocketsParams{})
+	}
+	p.Sockets.attach(s)
 	if j := p.Hub.journal; j != nil {
 		s.sessions = newSessions(p.Recovery.Window, p.Store, s.log)
 		if p.Store != nil {
@@ -151,13 +161,14 @@ func (s *Server) upgradeFailed(ec echo.Context, err error) error {
 // closed with 1001 at once.
 func (s *Server) newClient(conn *wsconn.Conn, t transport) *Client {
 	c := &Client{
-		id:      rand.Text(),
-		conn:    conn,
-		t:       t,
-		srv:     s,
-		log:     s.log,
-		rooms:   make(map[string]uint64, 2),
-		limiter: rate.NewLimiter(rate.Limit(s.cfg.RateLimit.PerSecond), s.cfg.RateLimit.Burst),
+		id:          rand.Text(),
+		conn:        conn,
+		t:           t,
+		srv:         s,
+		log:         s.log,
+		rooms:       make(map[string]uint64, 2),
+		connectedAt: time.Now(),
+		limiter:     rate.NewLimiter(rate.Limit(s.cfg.RateLimit.PerSecond), s.cfg.RateLimit.Burst),
 	}
 	// Not derived from a server context: that would cost every connection an
 	// entry in the parent's table.
@@ -225,7 +236,8 @@ type connected struct {
 // names one that can be recovered, the one it had: the greeting, its rooms
 // and what it missed, then the connect hooks and the heartbeat.
 func (s *Server) begin(c *Client, claims token.Claims, want *resume) {
-	c.userID, c.roles = claims.Subject, claims.Roles
+	c.userID = claims.Subject
+	c.claims.Store(&claims)
 	greeted := s.greet(c, want)
 	s.hub.add(c)
 	c.started = true
@@ -241,6 +253,8 @@ func (s *Server) begin(c *Client, claims token.Claims, want *resume) {
 		}
 	}
 	c.conn.SetTimer(s.cfg.PingInterval)
+	c.armExpiry()
+	s.limitSessions(c)
 	s.log.Debug("client connected", zap.String("clientId", c.id), zap.String("userId", c.userID))
 }
 
@@ -304,6 +318,17 @@ func (s *Server) greet(c *Client, want *resume) *wsconn.Fanout {
 		c.rooms[room] = after
 		s.hub.join(c, room)
 	}
+	if !fresh {
+		for _, room := range sess.watching {
+			if _, in := rooms[room]; in {
+				if c.watching == nil {
+					c.watching = make(map[string]bool, len(sess.watching))
+				}
+				c.watching[room] = true
+				s.hub.presence.subscribe(c, room)
+			}
+		}
+	}
 	for _, k := range replay {
 		f.Send(c.conn, k.msg.frame(c.t))
 	}
@@ -323,8 +348,9 @@ func (s *Server) greet(c *Client, want *resume) *wsconn.Fanout {
 
 // cleanup ends a client once its connection has ended, in its reader.
 func (s *Server) cleanup(c *Client, err error) {
-	if rooms := c.leaveAll(); s.sessions != nil {
-		s.sessions.gone(c, rooms)
+	c.disarmExpiry()
+	if rooms, watching := c.leaveAll(); s.sessions != nil {
+		s.sessions.gone(c, rooms, watching)
 	}
 	c.cancel()
 	<-c.drain() // handlers under way see the cancelled context; their replies go nowhere
@@ -444,6 +470,7 @@ func (s *Server) Stop(ctx context.Context) error {
 	if s.sweeper != nil {
 		s.sweeper.Stop()
 	}
+	defer s.hub.presence.stop()
 
 	start := time.Now()
 	var busy sync.WaitGroup

@@ -58,6 +58,8 @@ type SessionRecord struct {
 	// Rooms are the rooms the session is in, each with the sequence number
 	// after which the room's messages are the session's.
 	Rooms map[string]uint64 `json:"rooms"`
+	// Watching are the rooms whose presence events it gets.
+	Watching []string `json:"watching,omitempty"`
 	// Node is the node of its live or last connection; GoneAt is when that
 	// connection ended, zero while it is live.
 	Node   string    `json:"node"`
@@ -106,6 +108,9 @@ type session struct {
 	clientID string
 	start    uint64
 	client   *Client // the live connection, or nil
+	dropped  bool    // forgotten: its connection does not save it again
+	// The rooms whose presence events it gets, as of its last connection.
+	watching []string
 	// While no connection is live: the rooms it was in and when the last
 	// connection ended.
 	rooms  map[string]uint64
@@ -113,7 +118,8 @@ type session struct {
 }
 
 func (s *session) record(node string, rooms map[string]uint64) SessionRecord {
-	return SessionRecord{UserID: s.userID, ClientID: s.clientID, Start: s.start, Rooms: rooms, Node: node, GoneAt: s.goneAt}
+	return SessionRecord{UserID: s.userID, ClientID: s.clientID, Start: s.start, Rooms: rooms,
+		Watching: s.watching, Node: node, GoneAt: s.goneAt}
 }
 
 // sessions are this node's sessions, live or recently gone, and, clustered,
@@ -177,7 +183,7 @@ func (ss *sessions) claim(want resume, c *Client) (*session, map[string]uint64, 
 		// Closing first: once closing it joins no more rooms, so its rooms
 		// read next are all of them.
 		old.Close(statusSessionResumed, "session resumed")
-		rooms = old.roomSnapshot()
+		rooms, s.watching = old.roomSnapshot()
 	}
 	s.client, s.rooms, s.goneAt = c, nil, time.Time{}
 	return s, rooms, ""
@@ -220,7 +226,7 @@ func (ss *sessions) claimElsewhere(want resume, c *Client) (*session, map[string
 	if !r.GoneAt.IsZero() && time.Since(r.GoneAt) >= ss.window {
 		return nil, nil, reasonExpired
 	}
-	s := &session{id: want.sessionID, userID: r.UserID, clientID: r.ClientID, start: r.Start, client: c}
+	s := &session{id: want.sessionID, userID: r.UserID, clientID: r.ClientID, start: r.Start, client: c, watching: r.Watching}
 	ss.mu.Lock()
 	ss.byID[s.id] = s
 	ss.mu.Unlock()
@@ -240,16 +246,17 @@ func (ss *sessions) takeOver(id string) (map[string]uint64, bool) {
 	rooms := s.rooms
 	if old := s.client; old != nil {
 		old.Close(statusSessionResumed, "session resumed")
-		rooms = old.roomSnapshot()
+		rooms, _ = old.roomSnapshot()
 		s.client = nil
 	}
 	return rooms, true
 }
 
-// drop forgets a session that cannot be recovered.
+// drop forgets a session that cannot be recovered, or must not be.
 func (ss *sessions) drop(s *session) {
 	ss.mu.Lock()
 	delete(ss.byID, s.id)
+	s.dropped = true
 	ss.mu.Unlock()
 	ss.forget(s.id)
 }
@@ -265,17 +272,17 @@ func (ss *sessions) forget(id string) {
 	}
 }
 
-// gone records that c, whose rooms were rooms, ended; unless another
-// connection has taken its session over.
-func (ss *sessions) gone(c *Client, rooms map[string]uint64) {
+// gone records that c, whose rooms were rooms (watching those), ended;
+// unless another connection has taken its session over.
+func (ss *sessions) gone(c *Client, rooms map[string]uint64, watching []string) {
 	s := c.session
 	if s == nil {
 		return
 	}
 	ss.mu.Lock()
-	mine := s.client == c
+	mine := s.client == c && !s.dropped
 	if mine {
-		s.client, s.rooms, s.goneAt = nil, maps.Clone(rooms), time.Now()
+		s.client, s.rooms, s.watching, s.goneAt = nil, maps.Clone(rooms), watching, time.Now()
 	}
 	ss.mu.Unlock()
 	if mine {

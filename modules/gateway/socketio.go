@@ -160,7 +160,8 @@ type sioTransport struct {
 	hb   heartbeat
 }
 
-func (*sioTransport) kind() int { return kindSocketIO }
+func (*sioTransport) kind() int    { return kindSocketIO }
+func (*sioTransport) name() string { return "socketio" }
 
 func (t *sioTransport) appendEvent(dst []byte, event string, data json.RawMessage, offset string) []byte {
 	return socketio.AppendEvent(dst, t.ns, event, data, offset)

@@ -18,6 +18,8 @@ type transport interface {
 	// kind indexes Message's encoding cache: transports of one kind encode
 	// a server event to the same bytes.
 	kind() int
+	// name is the transport as Socket says it: "ws" or "socketio".
+	name() string
 	// appendEvent encodes a server event; offset, when not empty, names a
 	// message delivered through a room.
 	appendEvent(dst []byte, event string, data json.RawMessage, offset string) []byte
@@ -46,7 +48,8 @@ const (
 // and WebSocket pings. One per connection: it holds the heartbeat's state.
 type plain struct{ hb heartbeat }
 
-func (*plain) kind() int { return kindPlain }
+func (*plain) kind() int    { return kindPlain }
+func (*plain) name() string { return "ws" }
 
 func (*plain) appendEvent(dst []byte, event string, data json.RawMessage, offset string) []byte {
 	return envelope.AppendOffset(dst, event, data, offset)

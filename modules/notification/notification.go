@@ -3,16 +3,12 @@
 package notification
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/gamegate/gamegate/modules/auth"
 	"github.com/gamegate/gamegate/modules/config"
 	"github.com/gamegate/gamegate/modules/gateway"
 	"github.com/gamegate/gamegate/modules/httpserver"
@@ -49,7 +45,7 @@ func NewController(e *gateway.Emitter, v *token.Verifier, cfg config.Notificatio
 
 // Routes are the controller's endpoints, each behind the role guard.
 func (ctl *Controller) Routes() []httpserver.Route {
-	guard := []echo.MiddlewareFunc{RequireRole(ctl.verifier, ctl.role)}
+	guard := []echo.MiddlewareFunc{auth.RequireRole(ctl.verifier, ctl.role)}
 	return []httpserver.Route{
 		{Method: http.MethodPost, Path: "/notifications/broadcast", Handler: ctl.broadcast, Middleware: guard},
 		{Method: http.MethodPost, Path: "/notifications/users/:userId", Handler: ctl.toUser, Middleware: guard},
@@ -62,7 +58,7 @@ type success struct {
 
 func (ctl *Controller) broadcast(c echo.Context) error {
 	var body BroadcastBody
-	if err := bind(c, &body); err != nil {
+	if err := httpserver.BindJSON(c, &body); err != nil {
 		return err
 	}
 	if !gateway.ValidRoomID(body.RoomID) {
@@ -80,7 +76,7 @@ func (ctl *Controller) broadcast(c echo.Context) error {
 
 func (ctl *Controller) toUser(c echo.Context) error {
 	var body UserBody
-	if err := bind(c, &body); err != nil {
+	if err := httpserver.BindJSON(c, &body); err != nil {
 		return err
 	}
 	event, err := eventOf(body.Message, body.Event)
@@ -105,46 +101,6 @@ func eventOf(message json.RawMessage, event *string) (string, error) {
 		return "", badRequest("event must be a non-empty string")
 	}
 	return *event, nil
-}
-
-// bind decodes a JSON object body into v. Each failure names what is wrong.
-func bind(c echo.Context, v any) error {
-	req := c.Request()
-	if ct := req.Header.Get(echo.HeaderContentType); !strings.HasPrefix(ct, echo.MIMEApplicationJSON) {
-		return badRequest("Content-Type must be application/json")
-	}
-	b, err := io.ReadAll(req.Body)
-	if err != nil {
-		var he *echo.HTTPError
-		if errors.As(err, &he) { // the body limit
-			return he
-		}
-		return badRequest("incomplete body")
-	}
-	// The message goes to browsers as sent (a json.RawMessage), in WebSocket
-	// text frames, which must be UTF-8.
-	if !utf8.Valid(b) {
-		return badRequest("body must be valid UTF-8")
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if err := dec.Decode(v); err != nil {
-		var te *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &te) && te.Field != "":
-			return badRequest(te.Field + " must be a string") // the only typed fields
-
-		case errors.As(err, &te):
-			return badRequest("body must be a JSON object")
-		case errors.Is(err, io.EOF):
-			return badRequest("body must be a JSON object")
-		default:
-			return badRequest("malformed JSON")
-		}
-	}
-	if dec.More() {
-		return badRequest("malformed JSON")
-	}
-	return nil
 }
 
 func badRequest(msg string) error { return echo.NewHTTPError(http.StatusBadRequest, msg) }

@@ -97,6 +97,10 @@ func (c *Conn) Serve(h Handler) {
 // RemoteAddr is the peer's address.
 func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 
+// CloseSent is closed once the connection will write nothing more: its
+// close frame is out, or it ended without one.
+func (c *Conn) CloseSent() <-chan struct{} { return c.closeSent }
+
 // Closing reports whether the connection takes no more frames.
 func (c *Conn) Closing() bool { return c.closing.Load() }
 

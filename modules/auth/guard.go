@@ -1,4 +1,4 @@
-package notification
+package auth
 
 import (
 	"net/http"
