@@ -215,14 +215,20 @@ const Timeout = 5 * time.Second
 // Next returns the next frame, failing the test after Timeout.
 func (c *Client) Next() Frame {
 	c.t.Helper()
+	return c.NextWithin(Timeout)
+}
+
+// NextWithin returns the next frame, failing the test after d.
+func (c *Client) NextWithin(d time.Duration) Frame {
+	c.t.Helper()
 	select {
 	case f, ok := <-c.frames:
 		if !ok {
 			c.t.Fatalf("connection ended while waiting for a frame: %v", <-c.Err)
 		}
 		return f
-	case <-time.After(Timeout):
-		c.t.Fatalf("no frame within %v", Timeout)
+	case <-time.After(d):
+		c.t.Fatalf("no frame within %v", d)
 	}
 	return Frame{}
 }

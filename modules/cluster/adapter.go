@@ -46,6 +46,9 @@ type Adapter struct {
 	// and the sessions every node finds. Nil without.
 	shared   *sharedLog
 	sessions *sessionStore
+	// peers: the other nodes, for presence and operations on connections.
+	peers    *peers
+	watching chan struct{} // closed when peers.watch returns
 
 	msgs   chan *nats.Msg
 	subs   map[string]*nats.Subscription // by room; run's own
@@ -85,6 +88,9 @@ func New(p Params) *Adapter {
 		done:     make(chan struct{}),
 		closed:   make(chan struct{}),
 	}
+	a.peers = newPeers(a, p.Wallet.Node())
+	a.watching = make(chan struct{})
+	p.Hub.SharePresence(a.peers)
 	if r := p.Recovery; r.Enabled {
 		// As long as the hub keeps messages: the window of a session whose
 		// connection was dead for as long as the heartbeat takes to notice.
@@ -113,6 +119,10 @@ func (a *Adapter) Start() error {
 		a.shared = nil
 		a.sessions.disabled.Store(true)
 	}
+	if err := a.peers.subscribe(nc); err != nil {
+		nc.Close()
+		return fmt.Errorf("cluster: subscribe: %w", err)
+	}
 	if a.shared != nil {
 		if err := a.sessions.serve(nc); err != nil {
 			nc.Close()
@@ -129,10 +139,13 @@ func (a *Adapter) Start() error {
 	} else {
 		a.log.Warn("NATS is not reachable; delivering on this node only and retrying in the background")
 	}
+	go func() { defer close(a.watching); a.peers.watch(a.quit) }()
 	if a.shared != nil {
 		go a.runLog(nc)
 	} else {
-		go a.run(nc)
+		syncs := make(chan chan struct{})
+		a.interest.syncs.Store(&syncs)
+		go a.run(nc, syncs)
 	}
 	return nil
 }
@@ -168,6 +181,7 @@ func (a *Adapter) Stop(ctx context.Context) error {
 	a.stopping.Store(true)
 	close(a.quit)
 	<-a.done
+	<-a.watching
 	nc := a.conn.Load()
 	if err := nc.Drain(); err != nil {
 		nc.Close()
@@ -195,6 +209,9 @@ func (a *Adapter) Publish(ctx context.Context, d gateway.Delivery) error {
 	a.publish(d)
 	return nil
 }
+
+// Remote runs operations on the other nodes' connections.
+func (a *Adapter) Remote() gateway.Remote { return a.peers }
 
 // SessionStore is the store that shares sessions between the nodes, nil
 // without recovery.
@@ -236,7 +253,7 @@ func (a *Adapter) Subscriptions() int { return int(a.nsubs.Load()) }
 // run delivers what other nodes publish, and follows the node's interest in
 // rooms. One goroutine does both, so messages are delivered in the order
 // NATS sends them.
-func (a *Adapter) run(nc *nats.Conn) {
+func (a *Adapter) run(nc *nats.Conn, syncs <-chan chan struct{}) {
 	defer close(a.done)
 	for {
 		select {
@@ -244,6 +261,10 @@ func (a *Adapter) run(nc *nats.Conn) {
 			return
 		case <-a.interest.changed:
 			a.follow(nc)
+		case done := <-syncs:
+			a.follow(nc)
+			_ = nc.FlushTimeout(time.Second) // the subscriptions reached NATS
+			close(done)
 		case m := <-a.msgs:
 			a.receive(m)
 		}

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -68,6 +69,7 @@ type node struct {
 // whose wallet is on walletPort.
 func nodeConfig(natsURL string, walletPort int) config.Config {
 	cfg := gt.Config()
+	cfg.Wallet.NodeID = fmt.Sprint("node-", nodeIDs.Add(1)) // the nodes share a process id
 	cfg.Cluster.NATSURL = natsURL
 	cfg.Wallet.Port = walletPort
 	return cfg
@@ -79,6 +81,8 @@ func startNode(t testing.TB, cfg config.Config) node {
 	n.Node = gt.Start(t, cfg, fx.Populate(&n.adapter))
 	return n
 }
+
+var nodeIDs atomic.Int64
 
 // startNodes starts n nodes on the NATS server at natsURL, linked to one
 // wallet simulator, as a deployment would be.

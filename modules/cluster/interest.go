@@ -1,6 +1,10 @@
 package cluster
 
-import "sync"
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+)
 
 // Interest is the set of rooms this node has members in, as the hub reports
 // it through gateway.RoomObserver. The hub calls it under a room's lock, so
@@ -11,6 +15,30 @@ type Interest struct {
 	mu      sync.Mutex
 	changes map[string]bool // room → has members, as last reported
 	changed chan struct{}   // holds a token while changes is not empty
+	// syncs asks the Adapter's goroutine to act on the changes and flush,
+	// once it runs one; nil in the shared log's mode, which subscribes to
+	// nothing.
+	syncs atomic.Pointer[chan chan struct{}]
+}
+
+// Sync returns once the Adapter has acted on every change recorded so far
+// and NATS has its subscriptions, or ctx ends (gateway.RoomSyncer): a
+// message another node sends afterwards reaches this node's new members.
+func (i *Interest) Sync(ctx context.Context) {
+	syncs := i.syncs.Load()
+	if syncs == nil {
+		return
+	}
+	done := make(chan struct{})
+	select {
+	case *syncs <- done:
+	case <-ctx.Done():
+		return
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
 }
 
 // NewInterest returns an empty Interest.

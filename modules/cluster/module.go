@@ -22,6 +22,7 @@ var Module = fx.Options(
 				fx.ResultTags(`group:"`+gateway.RoomObserverGroup+`"`)),
 			New,
 			(*Adapter).SessionStore,
+			(*Adapter).Remote,
 			health.AsCheck(readiness),
 		),
 		fx.Invoke(func(lc fx.Lifecycle, a *Adapter) {

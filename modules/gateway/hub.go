@@ -82,6 +82,27 @@ func (h *Hub) sync(ctx context.Context) {
 // by user id: from memory, without asking the other nodes.
 func (h *Hub) Members(room string) []Member { return h.presence.members(room) }
 
+// SharePresence tells bus this node's counts of users in rooms as they
+// change, for the other nodes (the cluster module calls it).
+func (h *Hub) SharePresence(bus PresenceBus) {
+	h.presence.mu.Lock()
+	h.presence.bus = bus
+	h.presence.mu.Unlock()
+}
+
+// PresenceOn records that node has connections of user in room (0: none
+// any more).
+func (h *Hub) PresenceOn(node, room, user string, connections int) {
+	h.presence.apply(node, room, user, connections)
+}
+
+// ForgetNode drops what node had in rooms: it is gone, its users left.
+func (h *Hub) ForgetNode(node string) { h.presence.forget(node) }
+
+// PresenceCounts calls each with this node's own connections per room and
+// user, for a node that needs the whole picture.
+func (h *Hub) PresenceCounts(each func(room, user string, connections int)) { h.presence.counts(each) }
+
 // members are room's members on this node.
 func (h *Hub) members(room string) []*Client {
 	s := h.roomShard(room)
