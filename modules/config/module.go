@@ -7,8 +7,12 @@ import (
 )
 
 // Module provides each section of a Config supplied with fx.Supply, so a
-// module depends on its own section only.
-var Module = fx.Module("config", fx.Provide(sections))
+// module depends on its own section only, and refuses the file's top-level
+// keys that no module declared with Section.
+var Module = fx.Module("config",
+	fx.Provide(sections),
+	fx.Invoke(fx.Annotate(checkSections, fx.ParamTags(``, `group:"`+SectionGroup+`"`))),
+)
 
 // Sections is every section of Config, each its own type in the graph.
 type Sections struct {
