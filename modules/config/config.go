@@ -477,7 +477,7 @@ func (c Config) validateDurations() error {
 // not take one of them. modules/app's test checks that every route the
 // application registers is here.
 var restRoutes = []string{
-	"/", "/healthz", "/readyz", "/metrics", "/notifications/", "/lobby/", "/dev/wallet/", "/debug/pprof/",
+	"/", "/healthz", "/readyz", "/metrics", "/notifications/", "/lobby/", "/dev/wallet/", "/debug/pprof/", "/docs/",
 }
 
 // validatePaths checks the WebSocket endpoints' paths: each is a plain path,
