@@ -12,7 +12,7 @@ type Room struct {
 	RoomID string `json:"roomId" validate:"roomid"`
 }
 
-// builtinHandlers are the contract's joinRoom, leaveRoom and ping.
+// builtinHandlers are joinRoom, leaveRoom and ping (docs/protocol.md).
 func builtinHandlers() []Handler {
 	return []Handler{
 		On("joinRoom", func(_ context.Context, c *Client, in Room) (*Reply, error) {
