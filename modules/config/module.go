@@ -7,8 +7,10 @@ import (
 )
 
 // Module provides each section of a Config supplied with fx.Supply, so a
-// module depends on its own section only, and refuses the file's top-level
-// keys that no module declared with Section.
+// module depends on its own section only. Its invoke checks the sections
+// that modules declare with Section, and refuses the file's top-level keys
+// that none declared; it is the application's first module, so that a bad
+// value stops the start before anything else is built.
 var Module = fx.Module("config",
 	fx.Provide(sections),
 	fx.Invoke(fx.Annotate(checkSections, fx.ParamTags(``, `group:"`+SectionGroup+`"`))),

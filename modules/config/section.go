@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -13,7 +14,7 @@ import (
 	"go.uber.org/fx"
 )
 
-// SectionGroup is the value group of the top-level keys that modules read
+// SectionGroup is the value group of the sections that modules declare
 // with Section.
 const SectionGroup = "config.sections"
 
@@ -29,19 +30,30 @@ const SectionGroup = "config.sections"
 // T is a struct. It starts as defaults; the file's section overrides it,
 // then each environment variable named by an `env` tag (a list field takes
 // a comma-separated value), as for the gateway's own keys. The
-// go-playground/validator `validate` tags then check it. A key T has no
-// field for, a value of the wrong type or one its tags refuse fails the
-// application's construction with ErrInvalid and one line naming the key,
-// "chat.maxLength", so that the gateway exits with status 2. A top-level key
-// that neither the gateway nor any module reads fails it the same way.
+// go-playground/validator `validate` tags then check it.
+//
+// Module checks every declared section first thing, before any other
+// module is built: a key T has no field for, a value of the wrong type or
+// one its tags refuse fails the application's construction with ErrInvalid
+// and one line naming the key, "chat.maxLength", and the gateway exits
+// with status 2. So does a top-level key that neither the gateway nor any
+// module reads.
 func Section[T any](key string, defaults T) fx.Option {
 	return fx.Options(
 		fx.Provide(func(c Config) (T, error) { return decodeSection(c, key, defaults) }),
-		fx.Provide(fx.Annotate(func() string { return key }, fx.ResultTags(`group:"`+SectionGroup+`"`))),
-		// Decoded at construction even when nothing uses it yet, so that a
-		// bad value stops the start rather than the first use.
-		fx.Invoke(func(T) {}),
+		fx.Provide(fx.Annotate(func() Declared {
+			return Declared{Key: key, check: func(c Config) error {
+				_, err := decodeSection(c, key, defaults)
+				return err
+			}}
+		}, fx.ResultTags(`group:"`+SectionGroup+`"`))),
 	)
+}
+
+// Declared is a section that a module declared with Section.
+type Declared struct {
+	Key   string
+	check func(Config) error
 }
 
 // decodeSection is T for the section key of c: defaults, the file, the
@@ -166,16 +178,19 @@ func refusal(fe validator.FieldError) string {
 	}
 }
 
-// checkSections refuses a top-level key of the file that neither the
-// gateway nor any module reads: most likely a typing mistake.
-func checkSections(c Config, declared []string) error {
-	keys := make([]string, 0, len(c.extensions))
-	for key := range c.extensions {
-		keys = append(keys, key)
+// checkSections checks each declared section of c, then refuses a
+// top-level key of the file that neither the gateway nor any module reads:
+// most likely a typing mistake.
+func checkSections(c Config, declared []Declared) error {
+	slices.SortFunc(declared, func(a, b Declared) int { return strings.Compare(a.Key, b.Key) })
+	for _, d := range declared {
+		if err := d.check(c); err != nil {
+			return err
+		}
 	}
-	slices.Sort(keys)
+	keys := slices.Sorted(maps.Keys(c.extensions))
 	for _, key := range keys {
-		if !slices.Contains(declared, key) {
+		if !slices.ContainsFunc(declared, func(d Declared) bool { return d.Key == key }) {
 			return bad(key, "unknown key: neither the gateway nor any module reads this section")
 		}
 	}

@@ -107,18 +107,20 @@ func TestSectionBadValuesNameTheKey(t *testing.T) {
 	}
 }
 
-// Through fx: the module gets its T; a bad value fails the application with
-// an error from which Invalid takes the one line to print; so does a
-// section nobody declared.
+// Through fx: the module gets its T; a bad value fails the application,
+// before any other module's invoke runs, with an error from which Invalid
+// takes the one line to print; so does a section nobody declared.
 func TestSectionInTheApplication(t *testing.T) {
+	others := 0
 	build := func(file string, extra ...fx.Option) (chat, error) {
 		cfg, err := Load(writeFile(t, secret+file), false, env(nil))
 		if err != nil {
 			t.Fatal(err)
 		}
 		var got chat
-		app := fx.New(fx.NopLogger, fx.Supply(cfg), Module, Section("chat", chatDefaults()),
-			fx.Populate(&got), fx.Options(extra...))
+		app := fx.New(fx.NopLogger, fx.Supply(cfg), Module,
+			fx.Module("other", fx.Invoke(func() { others++ })),
+			Section("chat", chatDefaults()), fx.Populate(&got), fx.Options(extra...))
 		return got, app.Err()
 	}
 	if got, err := build("chat:\n  room: tavern\n"); err != nil || got.Room != "tavern" {
@@ -129,6 +131,9 @@ func TestSectionInTheApplication(t *testing.T) {
 	line, ok := Invalid(err)
 	if !ok || line.Error() != "invalid configuration: chat.maxLength: must be at least 1, got 0" {
 		t.Fatalf("Invalid(%v) = %v, %v", err, line, ok)
+	}
+	if others != 1 {
+		t.Fatalf("another module's invoke ran %d times for two applications: a bad section must stop the first before it", others)
 	}
 
 	_, err = build("chat:\n  room: tavern\nchta:\n  room: x\n")

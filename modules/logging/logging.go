@@ -26,14 +26,21 @@ var FxLogger = fx.WithLogger(func(log *zap.Logger) fxevent.Logger {
 	return configQuiet{l}
 })
 
-// configQuiet leaves out an invoke that failed on a bad configuration (a
-// module's section, say): the command prints that error alone, one line
-// naming the key, and a log record of it would only repeat it with a stack.
+// configQuiet leaves out the failures that a bad configuration (a module's
+// section, say) causes: the command prints that error alone, one line
+// naming the key, and a log record would only repeat it with a stack.
 type configQuiet struct{ fxevent.Logger }
 
 func (l configQuiet) LogEvent(e fxevent.Event) {
-	if inv, ok := e.(*fxevent.Invoked); ok && errors.Is(inv.Err, config.ErrInvalid) {
-		return
+	switch e := e.(type) {
+	case *fxevent.Invoked:
+		if errors.Is(e.Err, config.ErrInvalid) {
+			return
+		}
+	case *fxevent.Run:
+		if errors.Is(e.Err, config.ErrInvalid) {
+			return
+		}
 	}
 	l.Logger.LogEvent(e)
 }
