@@ -5,11 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -21,6 +19,7 @@ import (
 
 	"github.com/gamegate/gamegate/docs"
 	gt "github.com/gamegate/gamegate/internal/gatewaytest"
+	"github.com/gamegate/gamegate/internal/nodetest"
 	"github.com/gamegate/gamegate/internal/waitfor"
 	"github.com/gamegate/gamegate/modules/app"
 	"github.com/gamegate/gamegate/modules/gateway"
@@ -84,23 +83,10 @@ type message struct {
 
 // The AsyncAPI project's own parser accepts asyncapi.yaml with no error and
 // no warning. It runs under Node.js, from testdata/asyncapi (pinned in its
-// package-lock.json); without node the test fails in CI and skips elsewhere.
+// package-lock.json).
 func TestAsyncAPIParses(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("node is not installed; .ci/run installs nodejs and npm")
-		}
-		t.Skip("node is not installed: apt-get install nodejs npm, to run the AsyncAPI parser")
-	}
 	dir := filepath.Join("testdata", "asyncapi")
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@asyncapi", "parser")); err != nil {
-		npm := exec.Command("npm", "ci", "--no-audit", "--no-fund", "--ignore-scripts")
-		npm.Dir = dir
-		if out, err := npm.CombinedOutput(); err != nil {
-			t.Fatalf("npm ci: %v\n%s", err, out)
-		}
-	}
+	node := nodetest.Node(t, dir, "@asyncapi/parser", "the AsyncAPI parser")
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, "validate.mjs", "../../asyncapi.yaml")
@@ -193,20 +179,6 @@ func TestFramesMatchAsyncAPI(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	post := func(path, body string) {
-		t.Helper()
-		req, _ := http.NewRequest(http.MethodPost, n.URL+path, strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+gt.Token(t, "ops", "admin"))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("POST %s: %d", path, resp.StatusCode)
-		}
-	}
 
 	read("connected")
 	send(`{"event":"joinRoom","data":{"roomId":"lobby"},"id":1}`)
@@ -215,11 +187,11 @@ func TestFramesMatchAsyncAPI(t *testing.T) {
 	read("pong")
 	send(`{"event":"getBalance","id":"b"}`)
 	read("balance")
-	post("/notifications/broadcast", `{"roomId":"lobby","message":{"text":"gg"}}`)
+	postAsAdmin(t, n.URL+"/notifications/broadcast", `{"roomId":"lobby","message":{"text":"gg"}}`)
 	read("notification")
-	post("/notifications/users/alice", `{"message":[1,2],"event":"gift"}`)
+	postAsAdmin(t, n.URL+"/notifications/users/alice", `{"message":[1,2],"event":"gift"}`)
 	read("gift")
-	post("/dev/wallet/credit", `{"userId":"alice","amount":500}`)
+	postAsAdmin(t, n.URL+"/dev/wallet/credit", `{"userId":"alice","amount":500}`)
 	read("balanceUpdated")
 	send(`{"event":"leaveRoom","data":{"roomId":"lobby"}}`)
 	read("leftRoom")

@@ -6,7 +6,6 @@ import (
 	"os"
 	"regexp"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -96,17 +95,10 @@ func exportedMetrics(t *testing.T) map[string]bool {
 	c.Join("lobby")
 	c.Send("getBalance", nil, 1)
 	c.Expect("balance")
-	req, _ := http.NewRequest(http.MethodPost, n.URL+"/notifications/broadcast", strings.NewReader(`{"roomId":"lobby","message":1}`))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+gt.Token(t, "ops", "admin"))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	postAsAdmin(t, n.URL+"/notifications/broadcast", `{"roomId":"lobby","message":1}`)
 	c.Expect("notification")
 
-	resp, err = http.Get(n.URL + "/metrics")
+	resp, err := http.Get(n.URL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

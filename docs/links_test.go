@@ -26,22 +26,13 @@ func TestNothingPointsOutsideTheRepository(t *testing.T) {
 	// Spelt in two halves so that this file does not name them itself.
 	outside := []string{"CONTRACT" + ".md", "../" + "shared", "shared/" + "peers"}
 	checked := 0
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			if name := d.Name(); name == ".git" || name == "node_modules" {
-				return filepath.SkipDir
-			}
-			return nil
-		}
+	walkTree(t, func(path string) {
 		if !textFile(path) {
-			return nil
+			return
 		}
 		b, err := os.ReadFile(path)
 		if err != nil {
-			return err
+			t.Fatal(err)
 		}
 		rel, _ := filepath.Rel(root, path)
 		for _, o := range outside {
@@ -57,13 +48,29 @@ func TestNothingPointsOutsideTheRepository(t *testing.T) {
 			checked++
 			checkGoComments(t, path, rel, b)
 		}
+	})
+	if checked < 100 {
+		t.Fatalf("checked %d files: the walk missed the tree", checked)
+	}
+}
+
+// walkTree calls fn with the path of each file of the repository, its
+// dependencies (node_modules) and .git left out.
+func walkTree(t *testing.T, fn func(path string)) {
+	t.Helper()
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() {
+			fn(path)
+		} else if name := d.Name(); name == ".git" || name == "node_modules" {
+			return filepath.SkipDir
+		}
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
-	}
-	if checked < 100 {
-		t.Fatalf("checked %d files: the walk missed the tree", checked)
 	}
 }
 

@@ -195,6 +195,24 @@ func TestOpenAPIDescribesTheAnswers(t *testing.T) {
 	}
 }
 
+// postAsAdmin POSTs the JSON body to url with an admin's token, and fails
+// the test unless it is answered 200.
+func postAsAdmin(t *testing.T, url, body string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+gt.Token(t, "ops", "admin"))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST %s: %d", url, resp.StatusCode)
+	}
+}
+
+// expectStatus is nil when url answers GET with status.
 func expectStatus(url string, status int) error {
 	resp, err := http.Get(url)
 	if err != nil {
