@@ -57,6 +57,12 @@ func TestBadConfigurationExits2WithOneLine(t *testing.T) {
 	if err := os.WriteFile(zeroPong, []byte("auth:\n  jwtSecret: s\ngateway:\n  pongTimeout: 0s\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// A top-level key no module reads is found once the application is
+	// built, and refused the same way.
+	typo := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(typo, []byte("auth:\n  jwtSecret: s\ngatway:\n  path: /play\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		env  []string
 		args []string
@@ -67,6 +73,7 @@ func TestBadConfigurationExits2WithOneLine(t *testing.T) {
 		{[]string{"LOG_LEVEL=chatty"}, nil, "log.level"},
 		{nil, []string{"--config", "/nonexistent/config.yaml"}, "/nonexistent/config.yaml"},
 		{nil, []string{"--config", zeroPong}, "gateway.pongTimeout: must be positive, got 0s"},
+		{nil, []string{"--config", typo}, "gatway: unknown key"},
 		{nil, []string{"frobnicate"}, "unknown command"},
 	} {
 		code, _, stderr := gateway(t, tc.env, tc.args...)

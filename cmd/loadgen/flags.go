@@ -11,8 +11,8 @@ import (
 )
 
 const usageText = `loadgen drives a game gateway — this project's or the NestJS peer, which
-speak the same contract — with WebSocket clients on loopback, and reports
-what it measured. Clients speak the contract's plain frames at /game, or
+speak the same protocol — with WebSocket clients on loopback, and reports
+what it measured. Clients speak the gateway's plain frames at /game, or
 Socket.IO with --proto socketio (both servers serve it at /socket.io/).
 
 usage: loadgen <scenario> [flags]

@@ -43,7 +43,7 @@ var (
 // The readers parse every frame by hand rather than with encoding/json: a
 // reader handles one delivery in a few hundred nanoseconds this way, and the
 // load generator must stay far from being the bottleneck. The frames are the
-// contract's own, compact JSON from both the Go and the NestJS servers.
+// gateway's own, compact JSON from both the Go and the NestJS servers.
 
 // stringField returns the value of the first string field key in b, without
 // its quotes (escapes are not decoded: event names and the messages we keep

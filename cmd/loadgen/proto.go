@@ -9,7 +9,7 @@ import (
 	"github.com/coder/websocket"
 )
 
-// protocol is how clients talk to the server: the contract's plain frames
+// protocol is how clients talk to the server: the gateway's plain frames
 // ({"event","data","id"} at /game), or Socket.IO (Engine.IO 4 over
 // WebSocket at /socket.io/, namespace /game), which both the gateway and
 // NestJS's platform-socket.io serve. Everything above it — rooms, bench
@@ -44,7 +44,7 @@ func newProtocol(name, namespace string) protocol {
 	return contract{}
 }
 
-// contract is the gateway contract's own framing (section 2).
+// contract is the gateway's own framing (docs/protocol.md, "Frames").
 type contract struct{}
 
 func (contract) greet(ctx context.Context, c *client, _ string) error {

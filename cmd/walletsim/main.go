@@ -1,5 +1,5 @@
-// Command walletsim runs a wallet server that speaks the wallet link of
-// CONTRACT.md section 4, for development, demos and benchmarks.
+// Command walletsim runs a wallet server that speaks the wallet link
+// (docs/wallet.md), for development, demos and benchmarks.
 //
 //	walletsim [--addr host:port] [--currency USD] [--initial-balance 10000]
 //	          [--admin-addr host:port] [--max-frame-bytes N] [--log-level info]

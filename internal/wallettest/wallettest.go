@@ -1,5 +1,5 @@
 // Package wallettest is a scriptable wallet peer for tests: it speaks the
-// contract's framing over real loopback TCP and answers each request the way
+// wallet link's framing over real loopback TCP and answers each request the way
 // a test says, now, later or never. Its Proxy puts a real wallet behind
 // links that a test drops at a chosen message.
 package wallettest

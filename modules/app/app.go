@@ -5,6 +5,7 @@ package app
 import (
 	"go.uber.org/fx"
 
+	"github.com/gamegate/gamegate/docs"
 	"github.com/gamegate/gamegate/modules/auth"
 	"github.com/gamegate/gamegate/modules/cluster"
 	"github.com/gamegate/gamegate/modules/config"
@@ -43,6 +44,7 @@ func Options(cfg config.Config) fx.Option {
 		metrics.Module,
 		httpserver.Module,
 		lobby.Module,
+		docs.Module,
 	)
 }
 

@@ -1,6 +1,7 @@
-// Package config loads the gateway's configuration: config.yaml first, then the
-// environment names of the contract, which win. Each module receives only its
-// own section through fx.
+// Package config loads the gateway's configuration: config.yaml first, then
+// the environment variables NestJS deployments already set (docs/protocol.md,
+// "Configuration"), which win. Each module receives only its own section
+// through fx; a module of another team declares its own with Section.
 package config
 
 import (
@@ -8,6 +9,8 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -34,11 +37,18 @@ type Config struct {
 	Notification Notification `koanf:"notification"`
 	Cluster      Cluster      `koanf:"cluster"`
 	Recovery     Recovery     `koanf:"recovery"`
-	// ShutdownTimeout bounds the graceful stop of section 6.
+	// ShutdownTimeout bounds the graceful stop (docs/protocol.md, "Stopping").
 	ShutdownTimeout time.Duration `koanf:"shutdownTimeout"`
 	// ShutdownDrainDelay is how long a stopping node keeps serving with
 	// /readyz at 503, so that load balancers take it out first.
 	ShutdownDrainDelay time.Duration `koanf:"shutdownDrainDelay"`
+
+	// extensions are the file's top-level sections that are not the
+	// gateway's, by key, as read: Section decodes them for the modules that
+	// declare them, and the application refuses those nobody declares.
+	extensions map[string]any
+	// lookup is the environment Load read, which Section reads too.
+	lookup func(string) (string, bool)
 }
 
 // HTTP configures the echo server that also serves /game.
@@ -227,7 +237,7 @@ func Default() Config {
 	}
 }
 
-// envKeys maps the contract's fixed environment names to configuration keys.
+// envKeys maps the fixed environment names to configuration keys.
 var envKeys = map[string]string{
 	"HTTP_ADDR":        "http.addr",
 	"WALLET_HOST":      "wallet.host",
@@ -250,13 +260,38 @@ func EnvNames() map[string]string { return envKeys }
 // ErrInvalid marks a configuration that must stop the start (exit status 2).
 var ErrInvalid = errors.New("invalid configuration")
 
+// Invalid reports whether err is, or wraps, a configuration error, and
+// returns that error without what wrapped it: a section's bad value reaches
+// the application wrapped in fx's account of the constructor that failed,
+// and the user needs only the one line naming the key.
+func Invalid(err error) (error, bool) {
+	if !errors.Is(err, ErrInvalid) {
+		return nil, false
+	}
+	for {
+		inner := errors.Unwrap(err)
+		if inner == nil || inner == ErrInvalid || !errors.Is(inner, ErrInvalid) {
+			return err, true
+		}
+		err = inner
+	}
+}
+
 // Load reads the file at path (a missing file is fine when path is the
-// default and optional is true), then the environment from lookup.
+// default and optional is true), then the environment from lookup. Top-level
+// keys that are none of Config's are kept for Section.
 func Load(path string, optional bool, lookup func(string) (string, bool)) (Config, error) {
 	k := koanf.New(".")
 	if _, err := os.Stat(path); err == nil || !optional {
 		if err := k.Load(file.Provider(path), yaml.Parser()); err != nil {
 			return Config{}, fmt.Errorf("%w: %s: %v", ErrInvalid, path, err)
+		}
+	}
+	extensions := map[string]any{}
+	for key, v := range k.Raw() {
+		if !slices.Contains(ownKeys, key) {
+			extensions[key] = v
+			k.Delete(key)
 		}
 	}
 	env := map[string]any{}
@@ -275,7 +310,32 @@ func Load(path string, optional bool, lookup func(string) (string, bool)) (Confi
 		return Config{}, fmt.Errorf("%w: environment: %v", ErrInvalid, err)
 	}
 	cfg := Default()
-	err := k.UnmarshalWithConf("", &cfg, koanf.UnmarshalConf{
+	if err := unmarshal(k, &cfg); err != nil {
+		return Config{}, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	cfg.extensions, cfg.lookup = extensions, lookup
+	return cfg, nil
+}
+
+// ownKeys are the top-level keys of Config.
+var ownKeys = func() []string {
+	var keys []string
+	for f := range reflect.TypeFor[Config]().Fields() {
+		if key := f.Tag.Get("koanf"); key != "" {
+			keys = append(keys, key)
+		}
+	}
+	return keys
+}()
+
+// unmarshal decodes everything in k into out, a pointer to a struct whose
+// fields hold their defaults. A key out has no field for, or a value of the
+// wrong type, is an error naming the key, on one line.
+func unmarshal(k *koanf.Koanf, out any) error {
+	err := k.UnmarshalWithConf("", out, koanf.UnmarshalConf{
 		Tag: "koanf",
 		DecoderConfig: &mapstructure.DecoderConfig{
 			DecodeHook: mapstructure.ComposeDecodeHookFunc(
@@ -284,16 +344,13 @@ func Load(path string, optional bool, lookup func(string) (string, bool)) (Confi
 			),
 			WeaklyTypedInput: true,
 			ErrorUnused:      true,
-			Result:           &cfg,
+			Result:           out,
 		},
 	})
 	if err != nil {
-		return Config{}, fmt.Errorf("%w: %s", ErrInvalid, firstLine(err.Error()))
+		return fmt.Errorf("%w: %s", ErrInvalid, firstLine(err.Error()))
 	}
-	if err := cfg.Validate(); err != nil {
-		return Config{}, err
-	}
-	return cfg, nil
+	return nil
 }
 
 func splitList(v string) []string {
@@ -429,7 +486,7 @@ func (c Config) validateDurations() error {
 // not take one of them. modules/app's test checks that every route the
 // application registers is here.
 var restRoutes = []string{
-	"/", "/healthz", "/readyz", "/metrics", "/notifications/", "/rooms/", "/users/", "/lobby/", "/dev/wallet/", "/debug/pprof/",
+	"/", "/healthz", "/readyz", "/metrics", "/notifications/", "/rooms/", "/users/", "/lobby/", "/dev/wallet/", "/debug/pprof/", "/docs/",
 }
 
 // validatePaths checks the WebSocket endpoints' paths: each is a plain path,

@@ -7,8 +7,14 @@ import (
 )
 
 // Module provides each section of a Config supplied with fx.Supply, so a
-// module depends on its own section only.
-var Module = fx.Module("config", fx.Provide(sections))
+// module depends on its own section only. Its invoke checks the sections
+// that modules declare with Section, and refuses the file's top-level keys
+// that none declared; it is the application's first module, so that a bad
+// value stops the start before anything else is built.
+var Module = fx.Module("config",
+	fx.Provide(sections),
+	fx.Invoke(fx.Annotate(checkSections, fx.ParamTags(``, `group:"`+SectionGroup+`"`))),
+)
 
 // Sections is every section of Config, each its own type in the graph.
 type Sections struct {

@@ -26,7 +26,7 @@ type joinedRoom struct {
 	Members []string `json:"members,omitempty"`
 }
 
-// builtinHandlers are the contract's joinRoom, leaveRoom and ping.
+// builtinHandlers are the built-in events (docs/protocol.md).
 func builtinHandlers() []Handler {
 	return []Handler{
 		On("joinRoom", func(_ context.Context, c *Client, in JoinRoom) (*Reply, error) {

@@ -16,27 +16,15 @@ import (
 	"go.uber.org/fx"
 
 	gt "github.com/gamegate/gamegate/internal/gatewaytest"
+	"github.com/gamegate/gamegate/internal/nodetest"
 	"github.com/gamegate/gamegate/modules/gateway"
 )
 
 // TestSocketIOClient runs the real socket.io-client v4 (testdata/socketio,
 // pinned in its package-lock.json) against a gateway from this tree.
 func TestSocketIOClient(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("node is not installed; .ci/run installs nodejs and npm")
-		}
-		t.Skip("node is not installed: apt-get install nodejs npm, to run the socket.io-client suite")
-	}
 	dir := filepath.Join("testdata", "socketio")
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "socket.io-client")); err != nil {
-		npm := exec.Command("npm", "ci", "--no-audit", "--no-fund")
-		npm.Dir = dir
-		if out, err := npm.CombinedOutput(); err != nil {
-			t.Fatalf("npm ci: %v\n%s", err, out)
-		}
-	}
+	node := nodetest.Node(t, dir, "socket.io-client", "the socket.io-client suite")
 
 	// kickMe lets the suite see a server-initiated disconnect.
 	kick := fx.Provide(gateway.AsHandler(func() gateway.Handler {

@@ -3,6 +3,7 @@
 package logging
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -22,8 +23,27 @@ var Module = fx.Module("logging", fx.Provide(New))
 var FxLogger = fx.WithLogger(func(log *zap.Logger) fxevent.Logger {
 	l := &fxevent.ZapLogger{Logger: log.Named("fx")}
 	l.UseLogLevel(zapcore.DebugLevel)
-	return l
+	return configQuiet{l}
 })
+
+// configQuiet leaves out the failures that a bad configuration (a module's
+// section, say) causes: the command prints that error alone, one line
+// naming the key, and a log record would only repeat it with a stack.
+type configQuiet struct{ fxevent.Logger }
+
+func (l configQuiet) LogEvent(e fxevent.Event) {
+	switch e := e.(type) {
+	case *fxevent.Invoked:
+		if errors.Is(e.Err, config.ErrInvalid) {
+			return
+		}
+	case *fxevent.Run:
+		if errors.Is(e.Err, config.ErrInvalid) {
+			return
+		}
+	}
+	l.Logger.LogEvent(e)
+}
 
 // New builds a logger writing to standard error in the configured format.
 func New(cfg config.Log) (*zap.Logger, error) {

@@ -1,5 +1,5 @@
-// Package tcpclient is the gateway's side of the wallet link (CONTRACT.md
-// section 4): one long-lived connection, redialled with backoff, carrying
+// Package tcpclient is the gateway's side of the wallet link (docs/wallet.md):
+// one long-lived connection, redialled with backoff, carrying
 // pipelined requests correlated by requestId, and pushes dispatched by type.
 package tcpclient
 
@@ -66,10 +66,10 @@ type Client struct {
 // Option changes how a Client speaks to the wallet.
 type Option func(*Client)
 
-// WithFraming replaces the contract's length-prefixed framing.
+// WithFraming replaces the default length-prefixed framing.
 func WithFraming(f frame.Framing) Option { return func(c *Client) { c.framing = f } }
 
-// WithCodec replaces the contract's JSON encoding.
+// WithCodec replaces the default JSON encoding.
 func WithCodec(cd walletproto.Codec) Option { return func(c *Client) { c.codec = cd } }
 
 // WithMetrics reports every call's outcome and latency to m.

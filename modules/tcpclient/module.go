@@ -12,7 +12,7 @@ import (
 )
 
 // Module provides *Client, started with the application and shut down with
-// it, and the default frame.Framing and walletproto.Codec of the contract.
+// it, and the wallet link's default frame.Framing and walletproto.Codec.
 // A wallet with another wire format replaces them:
 //
 //	fx.Decorate(func(frame.Framing) frame.Framing { return myFraming{} })

@@ -1,6 +1,6 @@
 // Package frame splits a byte stream into frames and joins frames into a
 // byte stream. The wire format is pluggable through Framing; LengthPrefix is
-// the wallet contract's: a 4-byte big-endian length N, then N bytes.
+// the wallet link's: a 4-byte big-endian length N, then N bytes.
 package frame
 
 import (

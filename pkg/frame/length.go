@@ -7,7 +7,7 @@ import (
 	"math"
 )
 
-// LengthPrefix is the wallet contract's framing: a 4-byte big-endian length
+// LengthPrefix is the wallet link's framing: a 4-byte big-endian length
 // N, then N bytes of body, with 1 ≤ N ≤ max.
 type LengthPrefix struct{}
 

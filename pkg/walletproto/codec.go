@@ -10,7 +10,7 @@ import (
 // object at all: on the wallet link that is a corrupt stream.
 var ErrMalformed = errors.New("walletproto: body is not a JSON object")
 
-// Codec turns messages into frame bodies and back. JSON is the contract's;
+// Codec turns messages into frame bodies and back. JSON is the wallet link's;
 // a wallet that speaks another encoding gets its own Codec.
 type Codec interface {
 	// Append appends to dst one message holding the fields of every part,
@@ -23,7 +23,7 @@ type Codec interface {
 	Decode(body []byte, v any) error
 }
 
-// JSON is the contract's Codec: each message is one UTF-8 JSON object.
+// JSON is the wallet link's Codec: each message is one UTF-8 JSON object.
 type JSON struct{}
 
 func (JSON) Append(dst []byte, parts ...any) ([]byte, error) {

@@ -1,5 +1,5 @@
-// Package walletproto holds the messages of the wallet link (CONTRACT.md
-// section 4) and the Codec that turns them into frame bodies.
+// Package walletproto holds the messages of the wallet link (docs/wallet.md)
+// and the Codec that turns them into frame bodies.
 //
 // On the wire a message is one flat object: its type, its requestId, a
 // reply's status and its fields are siblings, e.g.
@@ -10,7 +10,7 @@
 // Money is an int64 count of minor units.
 package walletproto
 
-// Message types of the contract.
+// Message types of the wallet link.
 const (
 	TypeHello          = "hello"
 	TypePing           = "ping"

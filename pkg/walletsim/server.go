@@ -1,5 +1,5 @@
-// Package walletsim is a wallet server that speaks the wallet link of
-// CONTRACT.md section 4, for development, demos, tests and benchmarks.
+// Package walletsim is a wallet server that speaks the wallet link
+// (docs/wallet.md), for development, demos, tests and benchmarks.
 //
 // Its ledger lives in memory: every new user starts with the same balance,
 // debits and credits are idempotent by txId, and a balance never goes
@@ -36,7 +36,7 @@ type Options struct {
 	Logger *zap.Logger
 }
 
-// codec is the contract's encoding, which the simulator speaks.
+// codec is the wallet link's encoding, which the simulator speaks.
 var codec walletproto.JSON
 
 // ErrServerClosed is returned by Serve once Close has been called.
