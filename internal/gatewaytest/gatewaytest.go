@@ -115,6 +115,8 @@ type Frame struct {
 	ID    json.RawMessage `json:"id,omitempty"`
 	// Offset names a message delivered through a room, for recovery.
 	Offset string `json:"offset,omitempty"`
+	// AckID asks for an ack: the message came with a delivery receipt.
+	AckID string `json:"ackId,omitempty"`
 }
 
 // Client is a test WebSocket client that reads in the background.
@@ -321,4 +323,53 @@ func (c *Client) Closed() (websocket.StatusCode, string) {
 			c.t.Fatalf("connection still open after %v", Timeout)
 		}
 	}
+}
+
+// SIO is a raw Socket.IO client: it speaks Engine.IO and Socket.IO packets
+// by hand, so tests see the exact wire.
+type SIO struct {
+	*Client
+}
+
+// DialSocketIO connects user to n's Socket.IO endpoint, namespace /game,
+// and reads up to the `connected` event.
+func (n *Node) DialSocketIO(t testing.TB, user string) *SIO {
+	t.Helper()
+	url := "ws" + strings.TrimPrefix(n.URL, "http") + "/socket.io/?EIO=4&transport=websocket"
+	conn, _, err := n.DialRawURL(url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &SIO{Client: Watch(t, conn)}
+	s.ExpectPrefix("0{")
+	s.SendRaw(`40/game,{"token":"` + Token(t, user) + `"}`)
+	s.ExpectPrefix(`40/game,`)
+	s.ExpectPrefix(`42/game,["connected",`)
+	return s
+}
+
+// Packet returns the next packet, as text.
+func (s *SIO) Packet() string {
+	s.t.Helper()
+	return string(s.Next().Data)
+}
+
+// ExpectPacket reads the next packet and fails unless it is want.
+func (s *SIO) ExpectPacket(want string) {
+	s.t.Helper()
+	if got := s.Packet(); got != want {
+		s.t.Fatalf("got %s, want %s", got, want)
+	}
+}
+
+// ExpectPrefix reads the next packet, fails unless it starts with prefix,
+// and returns the rest.
+func (s *SIO) ExpectPrefix(prefix string) string {
+	s.t.Helper()
+	got := s.Packet()
+	rest, ok := strings.CutPrefix(got, prefix)
+	if !ok {
+		s.t.Fatalf("got %s, want %s…", got, prefix)
+	}
+	return rest
 }

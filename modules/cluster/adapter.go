@@ -91,6 +91,7 @@ func New(p Params) *Adapter {
 	a.peers = newPeers(a, p.Wallet.Node())
 	a.watching = make(chan struct{})
 	p.Hub.SharePresence(a.peers)
+	p.Hub.ShareReceipts(a.peers)
 	if r := p.Recovery; r.Enabled {
 		// As long as the hub keeps messages: the window of a session whose
 		// connection was dead for as long as the heartbeat takes to notice.
@@ -128,9 +129,13 @@ func (a *Adapter) Start() error {
 			nc.Close()
 			return fmt.Errorf("cluster: subscribe: %w", err)
 		}
-	} else if _, err := nc.ChanSubscribe(allSubject, a.msgs); err != nil {
-		nc.Close()
-		return fmt.Errorf("cluster: subscribe: %w", err)
+	} else {
+		for _, subject := range []string{allSubject, receiptSubject} {
+			if _, err := nc.ChanSubscribe(subject, a.msgs); err != nil {
+				nc.Close()
+				return fmt.Errorf("cluster: subscribe: %w", err)
+			}
+		}
 	}
 	if nc.IsConnected() {
 		// Up from now, not from when the connect handler runs: unless a
@@ -230,7 +235,11 @@ func (a *Adapter) publish(d gateway.Delivery) {
 		a.metrics.publishFailures.Inc()
 		return
 	}
-	if err := nc.Publish(roomSubject(d.Room), marshal(d)); err != nil {
+	subject := roomSubject(d.Room)
+	if d.Receipt != nil {
+		subject = receiptSubject // every node reports, members or not
+	}
+	if err := nc.Publish(subject, marshal(d)); err != nil {
 		a.metrics.publishFailures.Inc()
 		// ErrReconnectBufExceeded: the connection dropped a moment ago and
 		// the outage is logged by the disconnect handler.

@@ -27,6 +27,7 @@ import (
 const (
 	presencePrefix = "gamegate.presence."
 	opsSubject     = "gamegate.ops"
+	reportPrefix   = "gamegate.receipt.report."
 	peerBeat       = time.Second
 	peerSilence    = 4 * peerBeat
 	// opsWait bounds an operation's wait for the other nodes.
@@ -223,11 +224,38 @@ func (p *peers) answer(m *nats.Msg) {
 	}()
 }
 
+// Nodes is how many nodes, this one included, are alive to deliver a
+// message with a receipt (gateway.ReceiptBus).
+func (p *peers) Nodes() int { return p.alive() + 1 }
+
+// Report sends a receipt's report to its origin (gateway.ReceiptBus).
+func (p *peers) Report(origin string, r gateway.ReceiptReport) {
+	nc := p.a.conn.Load()
+	if nc == nil {
+		return
+	}
+	b, _ := json.Marshal(r)
+	_ = nc.Publish(reportPrefix+nodeKey(origin), b) // lost: its recipients time out at the origin
+}
+
+// reported hands another node's report of this node's receipt to the hub.
+func (p *peers) reported(m *nats.Msg) {
+	var r gateway.ReceiptReport
+	if json.Unmarshal(m.Data, &r) == nil {
+		p.a.hub.Reported(r)
+	}
+}
+
 // subscribe starts hearing the other nodes on nc.
 func (p *peers) subscribe(nc *nats.Conn) error {
-	if _, err := nc.Subscribe(presencePrefix+"*", p.receive); err != nil {
-		return err
+	for subject, handler := range map[string]nats.MsgHandler{
+		presencePrefix + "*":           p.receive,
+		opsSubject:                     p.answer,
+		reportPrefix + nodeKey(p.node): p.reported,
+	} {
+		if _, err := nc.Subscribe(subject, handler); err != nil {
+			return err
+		}
 	}
-	_, err := nc.Subscribe(opsSubject, p.answer)
-	return err
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/gamegate/gamegate/modules/gateway"
 )
@@ -31,8 +32,8 @@ func roomSubject(room string) string {
 
 // subjectRoom is the inverse of roomSubject.
 func subjectRoom(subject string) (string, error) {
-	if subject == allSubject {
-		return "", nil
+	if subject == allSubject || subject == receiptSubject {
+		return "", nil // a receipt's message names its room inside
 	}
 	token, ok := strings.CutPrefix(subject, roomPrefix)
 	if !ok || token == "" {
@@ -47,7 +48,18 @@ func subjectRoom(subject string) (string, error) {
 
 // wireVersion is the first byte of every payload, so that a node can tell a
 // message of another version (during a rolling upgrade) and drop it.
-const wireVersion = 2
+// receiptVersion is the version of messages with a delivery receipt, which
+// carry it, and their room, after the excepted client id; a message without
+// one stays at wireVersion.
+const (
+	wireVersion    = 2
+	receiptVersion = 3
+)
+
+// receiptSubject carries, without JetStream, the messages with a delivery
+// receipt: every node hears it, so that every node reports, those without
+// members in the room too, and the sender knows when all have.
+const receiptSubject = "gamegate.receipt"
 
 // marshal encodes d's payload: a version byte, the event and the excepted
 // client id, each as a uvarint length and its bytes, then the event's JSON
@@ -56,12 +68,25 @@ const wireVersion = 2
 func marshal(d gateway.Delivery) []byte {
 	m := d.Msg
 	b := make([]byte, 0, 1+2*binary.MaxVarintLen64+len(m.Event)+len(d.Except)+len(m.Data))
-	b = append(b, wireVersion)
-	b = binary.AppendUvarint(b, uint64(len(m.Event)))
-	b = append(b, m.Event...)
-	b = binary.AppendUvarint(b, uint64(len(d.Except)))
-	b = append(b, d.Except...)
+	version := byte(wireVersion)
+	if d.Receipt != nil {
+		version = receiptVersion
+	}
+	b = append(b, version)
+	b = appendField(b, m.Event)
+	b = appendField(b, d.Except)
+	if r := d.Receipt; r != nil {
+		b = appendField(b, d.Room)
+		b = binary.AppendUvarint(b, r.ID)
+		b = appendField(b, r.Origin)
+		b = binary.AppendUvarint(b, uint64(r.Deadline.UnixMilli()))
+	}
 	return append(b, m.Data...)
+}
+
+func appendField(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
 }
 
 var errMalformed = errors.New("malformed cluster message")
@@ -74,8 +99,8 @@ func unmarshal(subject string, data []byte) (gateway.Delivery, error) {
 	if err != nil {
 		return gateway.Delivery{}, fmt.Errorf("%w: %w", errMalformed, err)
 	}
-	if len(data) == 0 || data[0] != wireVersion {
-		return gateway.Delivery{}, fmt.Errorf("%w: not version %d", errMalformed, wireVersion)
+	if len(data) == 0 || data[0] != wireVersion && data[0] != receiptVersion {
+		return gateway.Delivery{}, fmt.Errorf("%w: not version %d or %d", errMalformed, wireVersion, receiptVersion)
 	}
 	rest := data[1:]
 	event, rest, ok := field(rest)
@@ -86,13 +111,44 @@ func unmarshal(subject string, data []byte) (gateway.Delivery, error) {
 	if !ok {
 		return gateway.Delivery{}, fmt.Errorf("%w: bad except", errMalformed)
 	}
+	var receipt *gateway.Receipt
+	if data[0] == receiptVersion {
+		var r gateway.Receipt
+		var inRoom, origin []byte
+		var deadline uint64
+		var k int
+		if inRoom, rest, ok = field(rest); ok {
+			r.ID, k = binary.Uvarint(rest)
+			ok = k > 0
+		}
+		if ok {
+			origin, rest, ok = field(rest[k:])
+		}
+		if ok {
+			deadline, k = binary.Uvarint(rest)
+			ok = k > 0 && deadline <= 1<<62
+		}
+		if !ok {
+			return gateway.Delivery{}, fmt.Errorf("%w: bad receipt", errMalformed)
+		}
+		rest = rest[k:]
+		r.Origin, r.Deadline = string(origin), time.UnixMilli(int64(deadline))
+		receipt = &r
+		if subject == receiptSubject {
+			room = string(inRoom)
+		}
+	}
 	if len(rest) > 0 && !json.Valid(rest) {
 		return gateway.Delivery{}, fmt.Errorf("%w: data is not JSON", errMalformed)
 	}
 	if len(rest) == 0 {
 		rest = nil
 	}
-	return gateway.Delivery{Room: room, Except: string(except), Msg: &gateway.Message{Event: string(event), Data: rest}}, nil
+	msg := &gateway.Message{Event: string(event), Data: rest}
+	if receipt != nil {
+		msg.WithReceipt(*receipt)
+	}
+	return gateway.Delivery{Room: room, Except: string(except), Msg: msg, Receipt: receipt}, nil
 }
 
 // field splits a uvarint-length-prefixed field off b.

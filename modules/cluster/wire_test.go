@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 
@@ -51,6 +52,16 @@ func TestMarshalRoundTrip(t *testing.T) {
 			t.Fatalf("round trip of %+v gave %+v", d, got)
 		}
 	}
+	// A message with a receipt carries it, and its room when it travels on
+	// the receipt subject.
+	r := &gateway.Receipt{ID: 1<<52 - 1, Origin: "node-7", Deadline: time.UnixMilli(1_795_702_994_123)}
+	d := gateway.Delivery{Room: "table-9", Msg: &gateway.Message{Event: "deal", Data: []byte(`1`)}, Receipt: r}
+	for _, subject := range []string{roomSubject(d.Room), receiptSubject} {
+		got, err := unmarshal(subject, marshal(d))
+		if err != nil || !sameDelivery(got, d) || got.Receipt == nil || *got.Receipt != *r {
+			t.Fatalf("receipt round trip on %s: %+v %+v %v", subject, got, got.Receipt, err)
+		}
+	}
 }
 
 func TestUnmarshalRejectsMalformed(t *testing.T) {
@@ -80,6 +91,7 @@ func TestUnmarshalRejectsMalformed(t *testing.T) {
 func FuzzUnmarshal(f *testing.F) {
 	f.Add(marshal(gateway.Delivery{Except: "x", Msg: &gateway.Message{Event: "e", Data: []byte(`{"a":1}`)}}))
 	f.Add([]byte{wireVersion, 0x80})
+	f.Add(marshal(gateway.Delivery{Room: "lobby", Msg: &gateway.Message{Event: "e"}, Receipt: &gateway.Receipt{ID: 7, Origin: "n", Deadline: time.UnixMilli(5)}}))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		d, err := unmarshal(roomSubject("lobby"), data)
 		if err != nil {
@@ -93,5 +105,6 @@ func FuzzUnmarshal(f *testing.F) {
 }
 
 func sameDelivery(a, b gateway.Delivery) bool {
-	return a.Room == b.Room && a.Except == b.Except && a.Msg.Event == b.Msg.Event && bytes.Equal(a.Msg.Data, b.Msg.Data)
+	return a.Room == b.Room && a.Except == b.Except && a.Msg.Event == b.Msg.Event && bytes.Equal(a.Msg.Data, b.Msg.Data) &&
+		(a.Receipt == nil) == (b.Receipt == nil) && (a.Receipt == nil || *a.Receipt == *b.Receipt)
 }

@@ -100,6 +100,7 @@ type Gateway struct {
 	MaxMessageBytes int64     `koanf:"maxMessageBytes"`
 	RateLimit       RateLimit `koanf:"rateLimit"`
 	QueueSize       int       `koanf:"queueSize"`
+	Receipts        Receipts  `koanf:"receipts"`
 	// MaxSessionsPerUser, when not 0, closes a user's oldest connection
 	// with 4002 when a new one would pass it, counting every node.
 	MaxSessionsPerUser int `koanf:"maxSessionsPerUser"`
@@ -110,6 +111,15 @@ type Gateway struct {
 	PongTimeout   time.Duration `koanf:"pongTimeout"`
 	WriteTimeout  time.Duration `koanf:"writeTimeout"`
 	SocketIO      SocketIO      `koanf:"socketIO"`
+}
+
+// Receipts bounds delivery receipts on a node.
+type Receipts struct {
+	// MaxPending is how many receipts a node waits for at once; past it a
+	// REST call asking for one gets 503.
+	MaxPending int `koanf:"maxPending"`
+	// MaxRecipients is how many recipients of one receipt a node tracks.
+	MaxRecipients int `koanf:"maxRecipients"`
 }
 
 // SocketIO configures the Socket.IO endpoint, whose namespace is the
@@ -215,6 +225,7 @@ func Default() Config {
 			RateLimit:       RateLimit{PerSecond: 50, Burst: 100, MaxExcess: 50},
 			QueueSize:       256,
 			MaxQueueBytes:   1 << 20,
+			Receipts:        Receipts{MaxPending: 1000, MaxRecipients: 10_000},
 			PingInterval:    25 * time.Second,
 			PongTimeout:     10 * time.Second,
 			WriteTimeout:    10 * time.Second,
@@ -412,6 +423,9 @@ func (c Config) Validate() error {
 	}
 	if c.Gateway.RateLimit.PerSecond <= 0 || c.Gateway.RateLimit.Burst < 1 {
 		return bad("gateway.rateLimit", "perSecond and burst must be positive")
+	}
+	if c.Gateway.Receipts.MaxPending < 1 || c.Gateway.Receipts.MaxRecipients < 1 {
+		return bad("gateway.receipts", "maxPending and maxRecipients must be positive")
 	}
 	if c.Gateway.MaxSessionsPerUser < 0 {
 		return bad("gateway.maxSessionsPerUser", "must not be negative (0: no limit), got %d", c.Gateway.MaxSessionsPerUser)

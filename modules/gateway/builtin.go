@@ -56,10 +56,21 @@ func builtinHandlers() []Handler {
 			return &Reply{Event: "leftRoom", Data: in}, nil
 		}),
 		On("refreshToken", refreshToken),
+		On("ack", func(_ context.Context, c *Client, in ackData) (*Reply, error) {
+			if err := c.srv.hub.receipts.ack(c, in.AckID); err != nil {
+				return nil, &Exception{Message: err.Error()}
+			}
+			return nil, nil
+		}),
 		{Event: "ping", Handle: func(context.Context, *Client, json.RawMessage) (*Reply, error) {
 			return &Reply{Event: "pong", Data: pong{TS: time.Now().UnixMilli()}}, nil
 		}},
 	}
+}
+
+// ackData is ack's data: a delivery receipt's ackId, as the frame carried it.
+type ackData struct {
+	AckID string `json:"ackId" validate:"required"`
 }
 
 type pong struct {

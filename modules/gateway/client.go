@@ -156,7 +156,7 @@ func (c *Client) Emit(event string, data any) error {
 	if err != nil {
 		return err
 	}
-	c.conn.Send(wsconn.FinishText(c.t.appendEvent(wsconn.NewFrame(len(event)+len(raw)+32), event, raw, "")))
+	c.conn.Send(wsconn.FinishText(c.t.appendEvent(wsconn.NewFrame(len(event)+len(raw)+32), event, raw, "", "")))
 	return nil
 }
 

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"strings"
+	"time"
 )
 
 // Broker carries a delivery to every member of its room: on this node
@@ -29,11 +30,12 @@ func (b LocalBroker) Publish(_ context.Context, d Delivery) error {
 type Emitter struct {
 	*Sockets
 	broker Broker
+	hub    *Hub
 }
 
 // NewEmitter returns an emitter publishing through broker.
-func NewEmitter(broker Broker, sockets *Sockets) *Emitter {
-	return &Emitter{Sockets: sockets, broker: broker}
+func NewEmitter(broker Broker, sockets *Sockets, hub *Hub) *Emitter {
+	return &Emitter{Sockets: sockets, broker: broker, hub: hub}
 }
 
 // ToRoom sends {event, data} to every member of room (server.to(room).emit).
@@ -64,6 +66,32 @@ func (e *Emitter) emit(ctx context.Context, d Delivery, event string, data any) 
 	}
 	d.Msg = msg
 	return e.broker.Publish(ctx, d)
+}
+
+// ToRoomWithReceipt sends {event, data} to every member of room, on every
+// node, asking each to acknowledge it, and returns once every recipient
+// has acked, or at timeout: which recipients acked and which did not.
+func (e *Emitter) ToRoomWithReceipt(ctx context.Context, room, event string, data any, timeout time.Duration) (ReceiptResult, error) {
+	msg, err := NewMessage(event, data)
+	if err != nil {
+		return ReceiptResult{}, err
+	}
+	rs := e.hub.receipts
+	r, w, err := rs.begin(timeout)
+	if err != nil {
+		return ReceiptResult{}, err
+	}
+	msg.WithReceipt(r)
+	if err := e.broker.Publish(ctx, Delivery{Room: room, Msg: msg, Receipt: &r}); err != nil {
+		rs.cancel(r.ID)
+		return ReceiptResult{}, err
+	}
+	return rs.wait(ctx, r, w), nil
+}
+
+// ToUserWithReceipt is ToRoomWithReceipt to every connection of userID.
+func (e *Emitter) ToUserWithReceipt(ctx context.Context, userID, event string, data any, timeout time.Duration) (ReceiptResult, error) {
+	return e.ToRoomWithReceipt(ctx, PersonalRoom(userID), event, data, timeout)
 }
 
 // IsPersonal reports whether room is a user's personal room.

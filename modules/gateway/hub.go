@@ -23,6 +23,8 @@ type Delivery struct {
 	// Except is a client id that must not receive the message.
 	Except string
 	Msg    *Message
+	// Receipt, when set, asks the recipients to acknowledge the message.
+	Receipt *Receipt
 }
 
 // Hub is the node's registry of connected clients and the rooms they are in.
@@ -40,6 +42,7 @@ type Hub struct {
 	writers     wsconn.Writers
 	journal     *journal // nil without recovery
 	presence    *presence
+	receipts    *receipts
 }
 
 // HubParams are the hub's optional dependencies (the group is
@@ -51,6 +54,7 @@ type HubParams struct {
 	Observers []RoomObserver `group:"gateway.roomObservers"`
 	Recovery  config.Recovery
 	Gateway   config.Gateway
+	Wallet    config.Wallet // its node id names this node
 }
 
 // RoomObserver learns when this node gains its first member of a room and
@@ -136,6 +140,7 @@ func NewHub(p HubParams) *Hub {
 		h.clients[i].clients = make(map[*Client]struct{})
 	}
 	h.presence = newPresence(h)
+	h.receipts = newReceipts(h, p.Wallet.Node(), max(p.Gateway.Receipts.MaxPending, 1), max(p.Gateway.Receipts.MaxRecipients, 1))
 	if r := p.Recovery; r.Enabled {
 		// A message may be needed until the window of a session whose
 		// connection was dead for as long as the heartbeat takes to notice.
@@ -310,18 +315,43 @@ func (h *Hub) enqueue(d Delivery) (*wsconn.Fanout, int) {
 		}
 		s.mu.RUnlock()
 	}
+	var track *tracking
+	if d.Receipt != nil {
+		// Tracked before the frames go: a write under way may deliver one,
+		// and its ack come back, before this loop ends.
+		track = h.receipts.expect(*d.Receipt, members, d.Except)
+	}
 	n := 0
 	f := h.writers.Fanout()
 	for _, c := range members {
-		if c.id != d.Except && f.Send(c.conn, d.Msg.frame(c.t)) {
+		if c.id == d.Except {
+			continue
+		}
+		if f.Send(c.conn, d.Msg.frame(c.t)) {
 			n++
+		} else if track != nil {
+			h.receipts.missed(track, c)
 		}
 	}
 	clear(members)
 	*sp = members[:0]
 	snapshotPool.Put(sp)
+	if d.Receipt != nil {
+		h.receipts.delivered(*d.Receipt, track)
+	}
 	return f, n
 }
+
+// ShareReceipts sends reports of receipts other nodes sent over bus, and
+// counts the nodes that deliver (the cluster module calls it).
+func (h *Hub) ShareReceipts(bus ReceiptBus) {
+	h.receipts.mu.Lock()
+	h.receipts.bus = bus
+	h.receipts.mu.Unlock()
+}
+
+// Reported takes another node's report of a receipt this node sent.
+func (h *Hub) Reported(r ReceiptReport) { h.receipts.reported(r) }
 
 // Clients is the number of connected clients on this node.
 func (h *Hub) Clients() int { return int(h.clientCount.Load()) }

@@ -3,6 +3,7 @@ package gateway
 import (
 	"encoding/json"
 	"errors"
+	"strconv"
 	"sync/atomic"
 	"unicode/utf8"
 
@@ -20,9 +21,16 @@ type Message struct {
 	// offset is given by the journal when the message goes to a room, before
 	// any frame is encoded.
 	offset string
+	// ackID, when not empty, asks the recipients to acknowledge the message
+	// (a delivery receipt's id).
+	ackID string
 
 	frames [transportKinds]atomic.Pointer[[]byte]
 }
+
+// WithReceipt sets the receipt m's frames ask to acknowledge (a message
+// received from another node, which carries it).
+func (m *Message) WithReceipt(r Receipt) { m.ackID = strconv.FormatUint(r.ID, 10) }
 
 // NewMessage marshals data (json.RawMessage is used as it is).
 func NewMessage(event string, data any) (*Message, error) {
@@ -60,7 +68,7 @@ func (m *Message) frame(t transport) []byte {
 	if f := slot.Load(); f != nil {
 		return *f
 	}
-	f := wsconn.FinishText(t.appendEvent(wsconn.NewFrame(len(m.Event)+len(m.Data)+len(m.offset)+48), m.Event, m.Data, m.offset))
+	f := wsconn.FinishText(t.appendEvent(wsconn.NewFrame(len(m.Event)+len(m.Data)+len(m.offset)+len(m.ackID)+64), m.Event, m.Data, m.offset, m.ackID))
 	slot.CompareAndSwap(nil, &f) // a racing encoder made the same bytes
 	return *slot.Load()
 }

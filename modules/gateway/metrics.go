@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/fx"
@@ -25,17 +26,24 @@ type Metrics interface {
 	// SessionAction counts the server's hand on a connection: "kick",
 	// "refresh", "token_expired", "session_limit".
 	SessionAction(action string)
+	// Receipt counts a receipt answered, with its recipients that acked and
+	// those that timed out.
+	Receipt(acked, timedOut int)
+	// AckLatency observes the time from a delivery to its ack.
+	AckLatency(d time.Duration)
 }
 
 // NopMetrics counts nothing.
 type NopMetrics struct{}
 
-func (NopMetrics) MessageIn(string)        {}
-func (NopMetrics) MessagesOut(string, int) {}
-func (NopMetrics) SlowConsumer()           {}
-func (NopMetrics) Dropped(int)             {}
-func (NopMetrics) Recovery(bool, string)   {}
-func (NopMetrics) SessionAction(string)    {}
+func (NopMetrics) MessageIn(string)         {}
+func (NopMetrics) MessagesOut(string, int)  {}
+func (NopMetrics) SlowConsumer()            {}
+func (NopMetrics) Dropped(int)              {}
+func (NopMetrics) Recovery(bool, string)    {}
+func (NopMetrics) SessionAction(string)     {}
+func (NopMetrics) Receipt(int, int)         {}
+func (NopMetrics) AckLatency(time.Duration) {}
 
 // OtherEvent is the label under which gamegate_ws_messages_out_total counts
 // the frames of every event no module declared: a REST caller names its
@@ -69,6 +77,8 @@ type promMetrics struct {
 	slow, dropped prometheus.Counter
 	sessions      *prometheus.CounterVec
 	actions       *prometheus.CounterVec
+	receipts      *prometheus.CounterVec
+	ackLatency    prometheus.Histogram
 }
 
 func newPromMetrics(r *prometheus.Registry, events []string) *promMetrics {
@@ -99,10 +109,19 @@ func newPromMetrics(r *prometheus.Registry, events []string) *promMetrics {
 		Namespace: "gamegate", Subsystem: "ws", Name: "session_actions_total",
 		Help: `The server's hand on connections: "kick", "refresh", "token_expired", "session_limit".`,
 	}, []string{"action"})
+	m.receipts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "gamegate", Subsystem: "receipts", Name: "total",
+		Help: `Delivery receipts: "asked" (answered), and their recipients "acked" and "timed_out".`,
+	}, []string{"result"})
+	m.ackLatency = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: "gamegate", Subsystem: "receipts", Name: "ack_latency_seconds",
+		Help:    "Time from a delivery with a receipt to the recipient's ack.",
+		Buckets: prometheus.ExponentialBuckets(0.001, 2, 15),
+	})
 	for _, e := range events {
 		m.out[e] = out.WithLabelValues(e)
 	}
-	r.MustRegister(m.in, out, m.slow, m.dropped, m.sessions, m.actions)
+	r.MustRegister(m.in, out, m.slow, m.dropped, m.sessions, m.actions, m.receipts, m.ackLatency)
 	return m
 }
 
@@ -123,6 +142,14 @@ func (m *promMetrics) MessagesOut(event string, n int) {
 func (m *promMetrics) SlowConsumer() { m.slow.Inc() }
 
 func (m *promMetrics) SessionAction(action string) { m.actions.WithLabelValues(action).Inc() }
+
+func (m *promMetrics) Receipt(acked, timedOut int) {
+	m.receipts.WithLabelValues("asked").Inc()
+	m.receipts.WithLabelValues("acked").Add(float64(acked))
+	m.receipts.WithLabelValues("timed_out").Add(float64(timedOut))
+}
+
+func (m *promMetrics) AckLatency(d time.Duration) { m.ackLatency.Observe(d.Seconds()) }
 
 func (m *promMetrics) Recovery(asked bool, reason string) {
 	result := "new"

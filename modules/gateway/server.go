@@ -471,6 +471,7 @@ func (s *Server) Stop(ctx context.Context) error {
 		s.sweeper.Stop()
 	}
 	defer s.hub.presence.stop()
+	defer s.hub.receipts.stop()
 
 	start := time.Now()
 	var busy sync.WaitGroup

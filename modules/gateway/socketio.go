@@ -163,8 +163,8 @@ type sioTransport struct {
 func (*sioTransport) kind() int    { return kindSocketIO }
 func (*sioTransport) name() string { return "socketio" }
 
-func (t *sioTransport) appendEvent(dst []byte, event string, data json.RawMessage, offset string) []byte {
-	return socketio.AppendEvent(dst, t.ns, event, data, offset)
+func (t *sioTransport) appendEvent(dst []byte, event string, data json.RawMessage, offset, ackID string) []byte {
+	return socketio.AppendEvent(dst, t.ns, event, data, offset, ackID)
 }
 
 // appendReply makes a reply the acknowledgement when the client asked for
@@ -173,7 +173,7 @@ func (t *sioTransport) appendReply(dst []byte, event string, data, id json.RawMe
 	if id != nil {
 		return socketio.AppendAck(dst, t.ns, id, data)
 	}
-	return socketio.AppendEvent(dst, t.ns, event, data, "")
+	return socketio.AppendEvent(dst, t.ns, event, data, "", "")
 }
 
 // welcome is the CONNECT reply, with the session id as socket.io's pid
@@ -250,6 +250,10 @@ func (t *sioTransport) read(c *Client, op wsconn.Opcode, msg []byte) {
 	case socketio.BinaryEvent, socketio.BinaryAck:
 		t.skip = p.Attachments
 		c.exception(errBinaryAttachments, p.ID)
+	case socketio.Ack: // an emit's ack callback: a delivery receipt's ack
+		if err := c.srv.hub.receipts.ack(c, string(p.ID)); err != nil {
+			c.exception(err.Error(), nil)
+		}
 	case socketio.Disconnect:
 		c.Close(wsconn.StatusNormalClosure, "")
 	}

@@ -21,8 +21,9 @@ type transport interface {
 	// name is the transport as Socket says it: "ws" or "socketio".
 	name() string
 	// appendEvent encodes a server event; offset, when not empty, names a
-	// message delivered through a room.
-	appendEvent(dst []byte, event string, data json.RawMessage, offset string) []byte
+	// message delivered through a room, and ackID asks for its
+	// acknowledgement.
+	appendEvent(dst []byte, event string, data json.RawMessage, offset, ackID string) []byte
 	// appendReply encodes a handler's reply, or an exception, to a request
 	// whose id is id (nil when it had none).
 	appendReply(dst []byte, event string, data, id json.RawMessage) []byte
@@ -51,8 +52,8 @@ type plain struct{ hb heartbeat }
 func (*plain) kind() int    { return kindPlain }
 func (*plain) name() string { return "ws" }
 
-func (*plain) appendEvent(dst []byte, event string, data json.RawMessage, offset string) []byte {
-	return envelope.AppendOffset(dst, event, data, offset)
+func (*plain) appendEvent(dst []byte, event string, data json.RawMessage, offset, ackID string) []byte {
+	return envelope.AppendDelivered(dst, event, data, offset, ackID)
 }
 
 func (*plain) appendReply(dst []byte, event string, data, id json.RawMessage) []byte {

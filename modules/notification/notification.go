@@ -4,7 +4,9 @@ package notification
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -23,12 +25,61 @@ type BroadcastBody struct {
 	RoomID  string          `json:"roomId"`
 	Message json.RawMessage `json:"message"`
 	Event   *string         `json:"event"`
+	Receipt *ReceiptSpec    `json:"receipt"`
 }
 
 // UserBody is the body of POST /notifications/users/:userId.
 type UserBody struct {
 	Message json.RawMessage `json:"message"`
 	Event   *string         `json:"event"`
+	Receipt *ReceiptSpec    `json:"receipt"`
+}
+
+// ReceiptSpec asks for a delivery receipt: the answer comes once every
+// recipient has acked, or after TimeoutMs.
+type ReceiptSpec struct {
+	TimeoutMs json.RawMessage `json:"timeoutMs"`
+}
+
+// maxReceiptTimeout bounds how long a REST call waits for acks.
+const maxReceiptTimeout = 30_000
+
+// timeout is the spec's timeout, if it is an integer from 1 to 30,000 ms.
+func (r *ReceiptSpec) timeout() (time.Duration, error) {
+	var ms int64
+	if err := json.Unmarshal(r.TimeoutMs, &ms); err != nil || ms < 1 || ms > maxReceiptTimeout {
+		return 0, badRequest("receipt.timeoutMs must be an integer from 1 to 30000")
+	}
+	return time.Duration(ms) * time.Millisecond, nil
+}
+
+// receiptAnswer is a call's answer with a receipt.
+type receiptAnswer struct {
+	Success bool `json:"success"`
+	gateway.ReceiptResult
+}
+
+// send sends to room, with a receipt when spec asks for one, and answers.
+func (ctl *Controller) send(c echo.Context, room, event string, message json.RawMessage, spec *ReceiptSpec) error {
+	ctx := c.Request().Context()
+	if spec == nil {
+		if err := ctl.emitter.ToRoom(ctx, room, event, message); err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, success{true})
+	}
+	timeout, err := spec.timeout()
+	if err != nil {
+		return err
+	}
+	res, err := ctl.emitter.ToRoomWithReceipt(ctx, room, event, message, timeout)
+	if errors.Is(err, gateway.ErrTooManyReceipts) {
+		return echo.NewHTTPError(http.StatusServiceUnavailable, err.Error())
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, receiptAnswer{Success: true, ReceiptResult: res})
 }
 
 // Controller holds the two endpoints.
@@ -68,10 +119,7 @@ func (ctl *Controller) broadcast(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := ctl.emitter.ToRoom(c.Request().Context(), body.RoomID, event, body.Message); err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, success{true})
+	return ctl.send(c, body.RoomID, event, body.Message, body.Receipt)
 }
 
 func (ctl *Controller) toUser(c echo.Context) error {
@@ -83,10 +131,7 @@ func (ctl *Controller) toUser(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := ctl.emitter.ToUser(c.Request().Context(), c.Param("userId"), event, body.Message); err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, success{true})
+	return ctl.send(c, gateway.PersonalRoom(c.Param("userId")), event, body.Message, body.Receipt)
 }
 
 // eventOf checks the fields both bodies share and returns the event name.

@@ -69,7 +69,7 @@ func TestUserSessions(t *testing.T) {
 	admin := gt.Token(t, "ops", "admin")
 	ws := n.Dial(t, gt.Token(t, "alice"))
 	ws.Join("lobby")
-	sio := dialSocketIO(t, n, "alice")
+	sio := n.DialSocketIO(t, "alice")
 	other := n.Dial(t, gt.Token(t, "bob"))
 
 	code, body := call(t, http.MethodGet, n.URL+"/users/alice/sessions", admin, "")
@@ -102,17 +102,17 @@ func TestUserSessions(t *testing.T) {
 	if f := ws.Expect("joinedRoom"); string(f.Data) != `{"roomId":"table-1"}` || f.ID != nil {
 		t.Fatalf("joinedRoom %s id %s", f.Data, f.ID)
 	}
-	sio.expect(`42/game,["joinedRoom",{"roomId":"table-1"}]`)
+	sio.ExpectPacket(`42/game,["joinedRoom",{"roomId":"table-1"}]`)
 	if err := n.Emitter.ToRoom(t.Context(), "table-1", "deal", 1); err != nil {
 		t.Fatal(err)
 	}
 	ws.Expect("deal")
-	sio.expectPrefix(`42/game,["deal",1,"`)
+	sio.ExpectPrefix(`42/game,["deal",1,"`)
 	if code, body := call(t, http.MethodDelete, n.URL+"/users/alice/rooms/table-1", admin, ""); code != 200 || body != `{"connections":2}` {
 		t.Fatalf("DELETE room: %d %s", code, body)
 	}
 	ws.Expect("leftRoom")
-	sio.expect(`42/game,["leftRoom",{"roomId":"table-1"}]`)
+	sio.ExpectPacket(`42/game,["leftRoom",{"roomId":"table-1"}]`)
 	for _, path := range []string{"/users/alice/rooms/user:bob", "/users/alice/rooms/a%20b"} {
 		if code, _ := call(t, http.MethodPut, n.URL+path, admin, ""); code != 400 {
 			t.Fatalf("PUT %s: %d, want 400", path, code)
@@ -126,7 +126,7 @@ func TestUserSessions(t *testing.T) {
 	if code, reason := ws.Closed(); code != 4000 || reason != "banned for cheating" {
 		t.Fatalf("kicked with %d %q", code, reason)
 	}
-	sio.expect(`41/game,`)
+	sio.ExpectPacket(`41/game,`)
 	if code, reason := sio.Closed(); code != 4000 || reason != "banned for cheating" {
 		t.Fatalf("socket.io kicked with %d %q", code, reason)
 	}
@@ -237,45 +237,4 @@ func redial(t *testing.T, n *gt.Node, user, sessionID string) *gt.Client {
 		t.Fatal(err)
 	}
 	return c
-}
-
-// sio is a raw Socket.IO client.
-type sio struct {
-	t *testing.T
-	*gt.Client
-}
-
-func dialSocketIO(t *testing.T, n *gt.Node, user string) *sio {
-	t.Helper()
-	url := "ws" + strings.TrimPrefix(n.URL, "http") + "/socket.io/?EIO=4&transport=websocket"
-	conn, _, err := n.DialRawURL(url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &sio{t: t, Client: gt.Watch(t, conn)}
-	s.expectPrefix("0{")
-	s.SendRaw(`40/game,{"token":"` + gt.Token(t, user) + `"}`)
-	s.expectPrefix(`40/game,`)
-	s.expectPrefix(`42/game,["connected",`)
-	return s
-}
-
-func (s *sio) next() string {
-	s.t.Helper()
-	f := s.Next()
-	return string(f.Data)
-}
-
-func (s *sio) expect(want string) {
-	s.t.Helper()
-	if got := s.next(); got != want {
-		s.t.Fatalf("got %s, want %s", got, want)
-	}
-}
-
-func (s *sio) expectPrefix(prefix string) {
-	s.t.Helper()
-	if got := s.next(); !strings.HasPrefix(got, prefix) {
-		s.t.Fatalf("got %s, want %s…", got, prefix)
-	}
 }

@@ -139,13 +139,24 @@ func Append(dst []byte, event string, data, id json.RawMessage) []byte {
 	return appendFrame(dst, event, data, "id", id)
 }
 
-// AppendOffset encodes a message delivered through a room: {"event","data",
-// "offset"}, the offset naming the message for a later recovery.
-func AppendOffset(dst []byte, event string, data json.RawMessage, offset string) []byte {
-	if offset == "" {
+// AppendDelivered encodes a message delivered through a room: {"event",
+// "data", "offset", "ackId"}, the offset naming the message for a later
+// recovery, the ackId (when not empty) asking the client to acknowledge it.
+func AppendDelivered(dst []byte, event string, data json.RawMessage, offset, ackID string) []byte {
+	if offset == "" && ackID == "" {
 		return Append(dst, event, data, nil)
 	}
-	return appendFrame(dst, event, data, "offset", appendString(nil, offset))
+	dst = appendFrame(dst, event, data, "", nil)
+	dst = dst[:len(dst)-1] // reopen the object
+	if offset != "" {
+		dst = append(dst, `,"offset":`...)
+		dst = appendString(dst, offset)
+	}
+	if ackID != "" {
+		dst = append(dst, `,"ackId":`...)
+		dst = appendString(dst, ackID)
+	}
+	return append(dst, '}')
 }
 
 // appendFrame encodes {"event","data"} and, when value is not empty, key

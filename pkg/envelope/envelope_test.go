@@ -150,17 +150,19 @@ func BenchmarkAppend(b *testing.B) {
 	}
 }
 
-func TestAppendOffset(t *testing.T) {
+func TestAppendDelivered(t *testing.T) {
 	for _, tc := range []struct {
-		data, offset, want string
+		data, offset, ackID, want string
 	}{
-		{`{"text":"gg"}`, "k2x9-41", `{"event":"notification","data":{"text":"gg"},"offset":"k2x9-41"}`},
-		{``, "k2x9-42", `{"event":"notification","data":null,"offset":"k2x9-42"}`},
-		{`1`, "", `{"event":"notification","data":1}`},
+		{`{"text":"gg"}`, "k2x9-41", "", `{"event":"notification","data":{"text":"gg"},"offset":"k2x9-41"}`},
+		{``, "k2x9-42", "", `{"event":"notification","data":null,"offset":"k2x9-42"}`},
+		{`1`, "", "", `{"event":"notification","data":1}`},
+		{`1`, "k2x9-43", "17", `{"event":"notification","data":1,"offset":"k2x9-43","ackId":"17"}`},
+		{`1`, "", "18", `{"event":"notification","data":1,"ackId":"18"}`},
 	} {
-		got := AppendOffset(nil, "notification", json.RawMessage(tc.data), tc.offset)
+		got := AppendDelivered(nil, "notification", json.RawMessage(tc.data), tc.offset, tc.ackID)
 		if string(got) != tc.want || !json.Valid(got) {
-			t.Errorf("AppendOffset(%s, %q) = %s; want %s", tc.data, tc.offset, got, tc.want)
+			t.Errorf("AppendDelivered(%s, %q, %q) = %s; want %s", tc.data, tc.offset, tc.ackID, got, tc.want)
 		}
 	}
 }

@@ -138,9 +138,12 @@ func appendHeader(dst []byte, t Type, ns string) []byte {
 
 // AppendEvent appends the Engine.IO frame of an Event packet carrying
 // [event, data] to namespace ns, or [event, data, offset] for a message
-// delivered through a room (null data then stands for none).
-func AppendEvent(dst []byte, ns, event string, data json.RawMessage, offset string) []byte {
+// delivered through a room (null data then stands for none). ackID, when
+// not empty, is the packet's acknowledgement id (decimal digits): the
+// client answers it from the event's ack callback.
+func AppendEvent(dst []byte, ns, event string, data json.RawMessage, offset, ackID string) []byte {
 	dst = appendHeader(dst, Event, ns)
+	dst = append(dst, ackID...)
 	dst = append(dst, '[')
 	dst = appendString(dst, event)
 	if len(data) > 0 || offset != "" {

@@ -66,10 +66,10 @@ func TestEvent(t *testing.T) {
 
 func TestAppend(t *testing.T) {
 	for got, want := range map[string]string{
-		string(AppendEvent(nil, "/game", "notification", json.RawMessage(`{"a":1}`), "")):                   `42/game,["notification",{"a":1}]`,
-		string(AppendEvent(nil, "/game", "notification", json.RawMessage(`{"a":1}`), "e1-7")):               `42/game,["notification",{"a":1},"e1-7"]`,
-		string(AppendEvent(nil, "/game", "tick", nil, "e1-8")):                                              `42/game,["tick",null,"e1-8"]`,
-		string(AppendEvent(nil, "/", "tick", nil, "")):                                                      `42["tick"]`,
+		string(AppendEvent(nil, "/game", "notification", json.RawMessage(`{"a":1}`), "", "")):               `42/game,["notification",{"a":1}]`,
+		string(AppendEvent(nil, "/game", "notification", json.RawMessage(`{"a":1}`), "e1-7", "")):           `42/game,["notification",{"a":1},"e1-7"]`,
+		string(AppendEvent(nil, "/game", "tick", nil, "e1-8", "5")):                                         `42/game,5["tick",null,"e1-8"]`,
+		string(AppendEvent(nil, "/", "tick", nil, "", "")):                                                  `42["tick"]`,
 		string(AppendAck(nil, "/game", []byte("7"), json.RawMessage(`{"roomId":"a"}`))):                     `43/game,7[{"roomId":"a"}]`,
 		string(AppendAck(nil, "/game", []byte("7"), nil)):                                                   `43/game,7[null]`,
 		string(AppendConnect(nil, "/game", "abc", "")):                                                      `40/game,{"sid":"abc"}`,
@@ -86,7 +86,7 @@ func TestAppend(t *testing.T) {
 
 // What we write, Decode reads back.
 func TestRoundTrip(t *testing.T) {
-	frame := AppendEvent(nil, "/game", "say", json.RawMessage(`{"t":"x"}`), "")
+	frame := AppendEvent(nil, "/game", "say", json.RawMessage(`{"t":"x"}`), "", "")
 	p, err := Decode(frame[1:])
 	if err != nil {
 		t.Fatal(err)
@@ -118,7 +118,7 @@ func FuzzDecode(f *testing.F) {
 		if err != nil {
 			return
 		}
-		again, err := Decode(AppendEvent(nil, p.Namespace, name, data, "")[1:])
+		again, err := Decode(AppendEvent(nil, p.Namespace, name, data, "", "")[1:])
 		if err != nil {
 			t.Fatalf("re-encoded packet does not decode: %v", err)
 		}
