@@ -1,7 +1,7 @@
 // Package lobby is the gateway's own browser client: a small page at GET /
-// that connects to /game with a token, joins and leaves rooms, shows
-// notifications, the balance and every exception, and lets an admin
-// broadcast through the REST API. It is plain HTML, CSS and JavaScript
+// that connects to /game with a token, joins and leaves rooms and lists
+// their members live, shows notifications, the balance and every exception,
+// and lets an admin broadcast and kick through the REST API. It is plain HTML, CSS and JavaScript
 // modules embedded in the binary, so it needs no build step and no other
 // server: a new user runs the gateway and opens the address it prints.
 package lobby

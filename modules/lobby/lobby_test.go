@@ -2,6 +2,7 @@ package lobby_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -100,7 +101,8 @@ func TestNoDevelopmentLinksWithARealSecret(t *testing.T) {
 
 // TestLobbyInChromium drives the page in a real browser against a real node
 // with the wallet simulator embedded: connect, join, receive broadcasts,
-// see the balance change live, survive a restart of the node.
+// see the balance change live, survive a restart of the node, list the
+// lobby's members.
 func TestLobbyInChromium(t *testing.T) {
 	browser := startChromium(t)
 
@@ -172,6 +174,17 @@ func TestLobbyInChromium(t *testing.T) {
 		`{"roomId":"lobby","message":{"text":"Round 13: the lobby is open again","roomId":"lobby","from":"game-server"}}`)
 	waitForText(t, page, "feed", "Round 13: the lobby is open again")
 
+	// Players join the lobby: the admin's page lists them, each with Kick.
+	waitForMembers(t, page, "ops", "lobby", "ops")
+	for _, player := range []string{"alice", "bob"} {
+		tok, err := token.Mint([]byte(config.DevJWTSecret), player, nil, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.Dial(t, tok).Join("lobby")
+	}
+	waitForMembers(t, page, "ops", "lobby", "alice", "bob", "ops")
+
 	// The simulator's dev endpoint moves money; balanceUpdated shows it.
 	waitFor(t, page, "the balance after the restart", `document.getElementById('balance').dataset.balance === `+strconv.Quote(initial))
 	do(t, page, "simulate a deposit", chromedp.WaitVisible(chromedp.ID("deposit-button")), chromedp.Click(chromedp.ID("deposit-button")))
@@ -191,7 +204,8 @@ func TestLobbyInChromium(t *testing.T) {
 
 // The network drops under the page while the node stays up: the page
 // reconnects with its session id and last offset, says its session was
-// recovered, and shows the notifications sent while it was away.
+// recovered, and shows the notifications sent while it was away, and the
+// room's members as they are now, though it missed their comings and goings.
 func TestLobbyRecoversItsSessionInChromium(t *testing.T) {
 	browser := startChromium(t)
 	cfg := gt.Config()
@@ -208,9 +222,15 @@ func TestLobbyRecoversItsSessionInChromium(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#rooms [data-room="lobby"][data-state="joined"]`)))
 	post(t, n.URL+"/notifications/broadcast", admin, `{"roomId":"lobby","message":{"text":"Before the tunnel","roomId":"lobby"}}`)
 	waitForText(t, page, "feed", "Before the tunnel")
+	carol := n.Dial(t, gt.Token(t, "carol"))
+	carol.Join("lobby")
+	waitForMembers(t, page, "alice", "lobby", "alice", "carol")
 
 	link.cut() // the train enters a tunnel
 	waitFor(t, page, "the drop", `document.getElementById('status').dataset.state === 'reconnecting'`)
+	n.Dial(t, gt.Token(t, "dave")).Join("lobby")                       // comes and
+	carol.Send("leaveRoom", map[string]string{"roomId": "lobby"}, nil) // goes, unseen
+	carol.Expect("leftRoom")
 	post(t, n.URL+"/notifications/broadcast", admin, `{"roomId":"lobby","message":{"text":"Missed in the tunnel","roomId":"lobby"}}`)
 	post(t, n.URL+"/notifications/users/alice", admin, `{"message":{"text":"A message for you alone"}}`)
 	link.restore()
@@ -221,6 +241,157 @@ func TestLobbyRecoversItsSessionInChromium(t *testing.T) {
 	waitForText(t, page, "feed", "A message for you alone")
 	if state := run(t, page, chromedp.Evaluate[string](`document.querySelector('#rooms [data-room="lobby"]').dataset.state`)); state != "joined" {
 		t.Fatalf("lobby is %q after the recovery", state)
+	}
+	waitForMembers(t, page, "alice", "lobby", "alice", "dave") // asked again with roomMembers
+	carol.Join("lobby")                                        // and the recovered session still watches
+	waitForMembers(t, page, "alice", "lobby", "alice", "carol", "dave")
+}
+
+// Two players and an admin in one room: each page lists the others live as
+// they join and leave; the admin kicks a player from the page, whose page
+// says so and stays closed until asked, and who leaves the others' lists.
+func TestLobbyPresenceAndKickInChromium(t *testing.T) {
+	browser := startChromium(t)
+	n := gt.Start(t, gt.Config())
+	adminToken := gt.Token(t, "ops", "admin")
+
+	ctx, cancel := context.WithTimeout(browser, 60*time.Second)
+	defer cancel()
+	ops, alice, bob := newTab(t, ctx), newTab(t, ctx), newTab(t, ctx)
+	pages := map[string]context.Context{"ops": ops, "alice": alice, "bob": bob}
+	// listed waits until each of the users' pages lists members in arena.
+	listed := func(users []string, members ...string) {
+		t.Helper()
+		for _, user := range users {
+			waitForMembers(t, pages[user], user, "arena", members...)
+		}
+	}
+	all := []string{"ops", "alice", "bob"}
+
+	openPage(t, ops, n.URL+"/?token="+adminToken)
+	joinRoom(t, ops, "arena")
+	listed(all[:1], "ops")
+	openPage(t, alice, n.URL+"/?token="+gt.Token(t, "alice"))
+	joinRoom(t, alice, "arena")
+	listed(all[:2], "alice", "ops")
+	openPage(t, bob, n.URL+"/?token="+gt.Token(t, "bob"))
+	joinRoom(t, bob, "arena")
+	listed(all, "alice", "bob", "ops")
+
+	// Kick is offered to the admin, for everyone but themself.
+	kickable := `[...document.querySelectorAll('#rooms [data-room="arena"] [data-user]')]` +
+		`.filter((e) => e.querySelector('.kick')).map((e) => e.dataset.user).sort().join()`
+	for user, want := range map[string]string{"ops": "alice,bob", "alice": "", "bob": ""} {
+		if got := run(t, pages[user], chromedp.Evaluate[string](kickable)); got != want {
+			t.Errorf("%s's page offers to kick %q, want %q", user, got, want)
+		}
+	}
+
+	// Leaving, and joining again, show on the others' pages.
+	do(t, bob, "bob leaves arena", chromedp.Click(chromedp.CSS(`#rooms [data-room="arena"] button[data-focus="leave"]`)))
+	waitFor(t, bob, "bob's leftRoom", `document.querySelector('#rooms [data-room="arena"]') === null`)
+	listed(all[:2], "alice", "ops")
+	joinRoom(t, bob, "arena")
+	listed(all, "alice", "bob", "ops")
+
+	// The admin kicks bob from the page.
+	do(t, ops, "kick bob", chromedp.Click(chromedp.CSS(`#rooms [data-room="arena"] [data-user="bob"] .kick`)))
+	waitForText(t, ops, "kick-result", "Kicked bob")
+	waitForText(t, ops, "kick-result", "1 connection closed")
+	waitFor(t, bob, "bob's page to say it was kicked", `document.getElementById('status').dataset.state === 'kicked'`)
+	waitForText(t, bob, "status", "Kicked: kicked from the lobby page")
+	waitForText(t, bob, "ended", "code 4000 (kicked from the lobby page)")
+	listed(all[:2], "alice", "ops")
+
+	// It stays kicked: no reconnect, in the page or on the server. The page's
+	// first retry would come within 500 ms; this watches four times as long.
+	holds(t, bob, "bob's page stays kicked", `document.getElementById('status').dataset.state === 'kicked'`, 2*time.Second)
+	var sessions struct {
+		Sessions []json.RawMessage `json:"sessions"`
+	}
+	getJSON(t, n.URL+"/users/bob/sessions", adminToken, &sessions)
+	if len(sessions.Sessions) != 0 {
+		t.Fatalf("bob has %d connections after the kick: %s", len(sessions.Sessions), sessions.Sessions)
+	}
+	if got := run(t, ops, chromedp.Evaluate[string](membersOf("arena"))); got != "alice,ops" {
+		t.Fatalf("after the kick the admin lists %q in arena", got)
+	}
+
+	// Reconnect, when bob asks: a new session, which joins arena again with
+	// presence and lists everyone from joinedRoom.
+	do(t, bob, "bob reconnects", chromedp.Click(chromedp.ID("reconnect")),
+		chromedp.WaitVisible(chromedp.CSS(`#status[data-state="connected"]`)))
+	waitForText(t, bob, "status", "new session")
+	if hidden := run(t, bob, chromedp.Evaluate[bool](`document.getElementById('ended').hidden`)); !hidden {
+		t.Error("the kick notice is still shown after reconnecting")
+	}
+	listed(all, "alice", "bob", "ops")
+}
+
+// With one connection allowed per user, a second tab closes the first with
+// 4002: the first must not come back, or the two would close each other in
+// turn for ever.
+func TestLobbyDoesNotFightForTheSessionLimitInChromium(t *testing.T) {
+	browser := startChromium(t)
+	cfg := gt.Config()
+	cfg.Gateway.MaxSessionsPerUser = 1
+	n := gt.Start(t, cfg)
+	link := n.URL + "/?token=" + gt.Token(t, "alice")
+
+	ctx, cancel := context.WithTimeout(browser, 45*time.Second)
+	defer cancel()
+	first, second := newTab(t, ctx), newTab(t, ctx)
+	openPage(t, first, link)
+	openPage(t, second, link)
+	waitFor(t, first, "the first tab to stop", `document.getElementById('status').dataset.state === 'ended'`)
+	waitForText(t, first, "ended", "code 4002 (session limit)")
+	holds(t, second, "the second tab stays connected", `document.getElementById('status').dataset.state === 'connected'`, 2*time.Second)
+	if state := run(t, first, chromedp.Evaluate[string](`document.getElementById('status').dataset.state`)); state != "ended" {
+		t.Fatalf("the first tab is %q", state)
+	}
+}
+
+// openPage loads the page at link and waits until it is connected.
+func openPage(t *testing.T, page context.Context, link string) {
+	t.Helper()
+	do(t, page, "open "+link, chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS(`#status[data-state="connected"]`)))
+}
+
+// joinRoom joins room from the page's form and waits until it is joined.
+func joinRoom(t *testing.T, page context.Context, room string) {
+	t.Helper()
+	do(t, page, "join "+room, chromedp.SendKeys(chromedp.ID("room"), room), chromedp.Click(chromedp.CSS("#join-form button")),
+		chromedp.WaitVisible(chromedp.CSS(`#rooms [data-room=`+strconv.Quote(room)+`][data-state="joined"]`)))
+}
+
+// membersOf is a JavaScript expression: the users the page lists under room,
+// sorted and comma-separated.
+func membersOf(room string) string {
+	return `[...document.querySelectorAll('#rooms [data-room=` + strconv.Quote(room) + `] .members [data-user]')]` +
+		`.map((e) => e.dataset.user).sort().join()`
+}
+
+// waitForMembers waits until the page of user lists exactly members under
+// room.
+func waitForMembers(t *testing.T, page context.Context, user, room string, members ...string) {
+	t.Helper()
+	want := strings.Join(members, ",")
+	err := chromedp.Do(page, chromedp.Poll[chromedp.Void](membersOf(room)+` === `+strconv.Quote(want),
+		chromedp.WithPollingTimeout(10*time.Second)))
+	if err != nil {
+		got, _ := chromedp.Run(page, chromedp.Evaluate[string](membersOf(room)))
+		t.Fatalf("%s's page lists %q in %s, want %q: %v", user, got, room, want, err)
+	}
+}
+
+// holds checks that the JavaScript expression stays true for d: how a test
+// sees that something does not happen.
+func holds(t *testing.T, page context.Context, what, expression string, d time.Duration) {
+	t.Helper()
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if ok := run(t, page, chromedp.Evaluate[bool](expression)); !ok {
+			t.Fatalf("%s: no longer true after %v", what, d-time.Until(deadline))
+		}
 	}
 }
 
@@ -434,6 +605,28 @@ func verify(t *testing.T, raw string) token.Claims {
 		t.Fatalf("token %s: %v", raw, err)
 	}
 	return claims
+}
+
+// getJSON GETs url with the bearer token and decodes its 200 answer into v.
+func getJSON(t *testing.T, url, tok string, v any) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", url, res.StatusCode, b)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("GET %s: %v in %s", url, err, b)
+	}
 }
 
 func post(t *testing.T, url, tok, body string) {

@@ -11,7 +11,25 @@ export class HTTPError extends Error {
 
 /** POST /notifications/broadcast, as the holder of token. */
 export function broadcast(token, roomId, message) {
-  return call('/notifications/broadcast', { roomId, message }, { Authorization: `Bearer ${token}` });
+  return call('POST', '/notifications/broadcast', { roomId, message }, bearer(token));
+}
+
+/**
+ * DELETE /users/:userId/sessions, as the holder of token: the gateway closes
+ * every connection of userId, on every node, with 4000 and reason.
+ * @returns {Promise<{closed: number}>}
+ */
+export function kick(token, userId, reason) {
+  return call('DELETE', sessionsPath(userId), { reason }, bearer(token));
+}
+
+/** The path of a user's sessions, as the page names it in results and errors. */
+export function sessionsPath(userId) {
+  return `/users/${encodeURIComponent(userId)}/sessions`;
+}
+
+function bearer(token) {
+  return { Authorization: `Bearer ${token}` };
 }
 
 const devWallet = '/dev/wallet';
@@ -28,14 +46,14 @@ export async function devWalletAvailable(userId) {
 
 /** Credits userId with amount minor units in the simulator. */
 export function deposit(userId, amount) {
-  return call(`${devWallet}/credit`, { userId, amount });
+  return call('POST', `${devWallet}/credit`, { userId, amount });
 }
 
-async function call(path, body, headers = {}) {
+async function call(method, path, body, headers = {}) {
   let res;
   try {
     res = await fetch(path, {
-      method: 'POST',
+      method,
       headers: { 'Content-Type': 'application/json', ...headers },
       body: JSON.stringify(body),
     });

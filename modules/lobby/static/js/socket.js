@@ -3,12 +3,31 @@
 // matches replies to requests by their id.
 //
 // Events it dispatches (CustomEvent, payload in `detail`):
-//   state      {state, ...}      idle | connecting | connected | reconnecting | refused
+//   state      {state, ...}      idle | connecting | connected | reconnecting |
+//                                refused | kicked | ended
 //   connected  {clientId, userId, sessionId, recovered, reason?} the server's
 //              greeting, after every (re)connect
-//   drop       {code, reason}    an established connection ended
+//   drop       {code, reason}    an established connection ended; it reconnects
+//   ended      {state, code, reason} the server ended it for good (FINAL_CLOSES);
+//              it does not reconnect until connect is called again
 //   message    {event, data}     a frame that is not a reply to a request
 //   exception  {message, id, request} every `exception` frame
+
+// Close codes with which the gateway ends a connection on purpose, where
+// coming back at once would undo what it did. The socket stops and says so;
+// connecting again is the user's decision.
+const FINAL_CLOSES = new Map([
+  // DELETE /users/:userId/sessions: an operator closed every connection of
+  // the user. The session is gone, and a new connection would be accepted.
+  [4000, 'kicked'],
+  // A newer connection of the user passed gateway.maxSessionsPerUser and
+  // closed this, the oldest: coming back would close that one in turn, and
+  // two tabs would take turns forever.
+  [4002, 'ended'],
+  // Another connection recovered this session: taking it back would close
+  // that one with 4003, which would take it back…
+  [4003, 'ended'],
+]);
 
 /** A request that failed: the server answered `exception`, or the socket dropped. */
 export class RequestError extends Error {
@@ -146,10 +165,18 @@ export class GameSocket extends EventTarget {
   async #closed(event, opened, generation) {
     this.#ws = null;
     this.#failPending('connection lost');
-    if (this.#connected) {
-      this.#connected = false;
-      this.#emit('drop', { code: event.code, reason: event.reason });
+    const wasConnected = this.#connected;
+    this.#connected = false;
+    const final = FINAL_CLOSES.get(event.code);
+    if (final && opened) {
+      // Not recoverable, or not ours to recover: a later connect starts afresh.
+      this.#sessionId = this.#offset = '';
+      const detail = { state: final, code: event.code, reason: event.reason };
+      this.#emit('state', detail);
+      this.#emit('ended', detail);
+      return;
     }
+    if (wasConnected) this.#emit('drop', { code: event.code, reason: event.reason });
     // A browser hides why a handshake failed. Ask the same URL over plain
     // HTTP: a refused token (401) or origin (403) will not get better by
     // retrying, so say why and stop.
