@@ -5,6 +5,7 @@ import (
 	"hash/maphash"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.uber.org/fx"
 
@@ -229,12 +230,13 @@ var snapshotPool = sync.Pool{New: func() any { s := make([]*Client, 0, 64); retu
 // recovery, the journal gives the message its offset and keeps it first.
 func (h *Hub) Deliver(d Delivery) int {
 	var n int
+	start := time.Now()
 	if h.journal != nil {
-		n = h.journal.publish(d)
+		n = h.journal.publish(d, start)
 	} else {
 		var f *wsconn.Fanout
 		f, n = h.enqueue(d)
-		f.Flush()
+		h.flush(f, start)
 	}
 	h.metrics.MessagesOut(d.Msg.Event, n)
 	return n
@@ -263,7 +265,7 @@ func (h *Hub) Follow(epoch string) bool {
 // when live, keeping it for recovery either way: a node that starts reads
 // the log's recent past first, not live.
 func (h *Hub) DeliverAt(seq uint64, d Delivery, live bool) int {
-	n := h.journal.deliverAt(seq, d, live)
+	n := h.journal.deliverAt(seq, d, live, time.Now())
 	h.metrics.MessagesOut(d.Msg.Event, n)
 	return n
 }
@@ -285,8 +287,9 @@ func (h *Hub) Ready() {
 // DeliverLocal delivers d on this node alone, with no offset and not kept:
 // what a clustered node does while the shared log cannot be reached.
 func (h *Hub) DeliverLocal(d Delivery) int {
+	start := time.Now()
 	f, n := h.enqueue(d)
-	f.Flush()
+	h.flush(f, start)
 	h.metrics.MessagesOut(d.Msg.Event, n)
 	return n
 }
@@ -340,6 +343,12 @@ func (h *Hub) enqueue(d Delivery) (*wsconn.Fanout, int) {
 		h.receipts.delivered(*d.Receipt, track)
 	}
 	return f, n
+}
+
+// flush writes what enqueue queued, and observes the fan-out's latency:
+// from the message's arrival (start) to the last idle member written to.
+func (h *Hub) flush(f *wsconn.Fanout, start time.Time) {
+	f.FlushThen(func() { h.metrics.Fanout(time.Since(start)) })
 }
 
 // ShareReceipts sends reports of receipts other nodes sent over bus, and

@@ -39,20 +39,20 @@ func newJournal(h *Hub, maxPerRoom int, retention time.Duration) *journal {
 
 // publish gives d's message the next offset, keeps it and queues it for the
 // room's local members; the writes happen once the lock is released.
-func (j *journal) publish(d Delivery) int {
+func (j *journal) publish(d Delivery, start time.Time) int {
 	j.mu.Lock()
 	j.head++
 	d.Msg.offset = Offset{Epoch: j.epoch, Seq: j.head}.String()
 	j.hist.add(d.Room, kept{seq: j.head, at: time.Now().UnixNano(), except: d.Except, msg: d.Msg})
 	f, n := j.hub.enqueue(d)
 	j.mu.Unlock()
-	f.Flush()
+	j.hub.flush(f, start)
 	return n
 }
 
 // deliverAt keeps d, the shared log's message seq, and queues it for the
 // room's local members when live (not a catch-up read of older messages).
-func (j *journal) deliverAt(seq uint64, d Delivery, live bool) int {
+func (j *journal) deliverAt(seq uint64, d Delivery, live bool, start time.Time) int {
 	j.mu.Lock()
 	j.head = max(j.head, seq)
 	d.Msg.offset = Offset{Epoch: j.epoch, Seq: seq}.String()
@@ -65,7 +65,7 @@ func (j *journal) deliverAt(seq uint64, d Delivery, live bool) int {
 	j.moved.Broadcast()
 	j.mu.Unlock()
 	if f != nil {
-		f.Flush()
+		j.hub.flush(f, start)
 	}
 	return n
 }

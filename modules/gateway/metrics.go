@@ -31,6 +31,9 @@ type Metrics interface {
 	Receipt(acked, timedOut int)
 	// AckLatency observes the time from a delivery to its ack.
 	AckLatency(d time.Duration)
+	// Fanout observes a broadcast's time from its arrival to its last idle
+	// member's frame written.
+	Fanout(d time.Duration)
 }
 
 // NopMetrics counts nothing.
@@ -44,6 +47,7 @@ func (NopMetrics) Recovery(bool, string)    {}
 func (NopMetrics) SessionAction(string)     {}
 func (NopMetrics) Receipt(int, int)         {}
 func (NopMetrics) AckLatency(time.Duration) {}
+func (NopMetrics) Fanout(time.Duration)     {}
 
 // OtherEvent is the label under which gamegate_ws_messages_out_total counts
 // the frames of every event no module declared: a REST caller names its
@@ -79,6 +83,7 @@ type promMetrics struct {
 	actions       *prometheus.CounterVec
 	receipts      *prometheus.CounterVec
 	ackLatency    prometheus.Histogram
+	fanout        prometheus.Histogram
 }
 
 func newPromMetrics(r *prometheus.Registry, events []string) *promMetrics {
@@ -118,10 +123,15 @@ func newPromMetrics(r *prometheus.Registry, events []string) *promMetrics {
 		Help:    "Time from a delivery with a receipt to the recipient's ack.",
 		Buckets: prometheus.ExponentialBuckets(0.001, 2, 15),
 	})
+	m.fanout = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: "gamegate", Subsystem: "ws", Name: "fanout_seconds",
+		Help:    "A broadcast's time from its arrival (REST, a handler, NATS) to its last idle member's frame written.",
+		Buckets: prometheus.ExponentialBuckets(0.00005, 2, 16),
+	})
 	for _, e := range events {
 		m.out[e] = out.WithLabelValues(e)
 	}
-	r.MustRegister(m.in, out, m.slow, m.dropped, m.sessions, m.actions, m.receipts, m.ackLatency)
+	r.MustRegister(m.in, out, m.slow, m.dropped, m.sessions, m.actions, m.receipts, m.ackLatency, m.fanout)
 	return m
 }
 
@@ -150,6 +160,8 @@ func (m *promMetrics) Receipt(acked, timedOut int) {
 }
 
 func (m *promMetrics) AckLatency(d time.Duration) { m.ackLatency.Observe(d.Seconds()) }
+
+func (m *promMetrics) Fanout(d time.Duration) { m.fanout.Observe(d.Seconds()) }
 
 func (m *promMetrics) Recovery(asked bool, reason string) {
 	result := "new"

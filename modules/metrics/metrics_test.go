@@ -66,6 +66,14 @@ func TestGatewayMetrics(t *testing.T) {
 	if strings.Contains(body, `event="nope"`) {
 		t.Error("an unknown event became a label")
 	}
+	// The broadcast's fan-out latency, observed once its last member was
+	// written to (maybe a moment after the member read it).
+	waitfor.Until(t, gt.Timeout, func() error {
+		if !strings.Contains(scrape(t, n), "gamegate_ws_fanout_seconds_count 1\n") {
+			return fmt.Errorf("no fan-out observed")
+		}
+		return nil
+	})
 
 	_ = b.Conn.CloseNow()
 	waitfor.Until(t, gt.Timeout, func() error {

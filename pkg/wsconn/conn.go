@@ -290,7 +290,7 @@ func (c *Conn) writeLoop(inline bool) {
 		}
 		if inline && wrote {
 			c.mu.Unlock()
-			c.srv.cfg.Writers.add(c)
+			c.srv.cfg.Writers.add(nil, c)
 			return
 		}
 		frames := c.queue

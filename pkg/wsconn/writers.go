@@ -3,6 +3,7 @@ package wsconn
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // Writers write broadcasts' frames to the connections nobody was writing
@@ -15,24 +16,47 @@ import (
 // value is ready.
 type Writers struct {
 	mu      sync.Mutex
-	line    []*Conn // waiting connections: line[head:]
+	line    []waiting // line[head:] wait for a writer
 	head    int
 	running int
+}
+
+// waiting is a connection in the writers' line, and the fanout to tell when
+// it has been written to, if one asked.
+type waiting struct {
+	c    *Conn
+	done *written
+}
+
+// written counts down a fanout's connections still to be written to, and
+// calls its callback when none is left.
+type written struct {
+	left atomic.Int64
+	then func()
+}
+
+func (d *written) one() {
+	if d != nil && d.left.Add(-1) == 0 {
+		d.then()
+	}
 }
 
 // writersTake is how many connections a writer takes from the line at a
 // time, and how many a Fanout's sender writes itself.
 const writersTake = 16
 
-// add puts cs at the back of the line and starts writers for them.
-func (w *Writers) add(cs ...*Conn) {
+// add puts cs at the back of the line and starts writers for them; done, if
+// not nil, is told as each has been written to.
+func (w *Writers) add(done *written, cs ...*Conn) {
 	w.mu.Lock()
 	if w.head > 0 && w.head >= len(w.line)/2 { // reuse the front of the array
 		n := copy(w.line, w.line[w.head:])
 		clear(w.line[n:])
 		w.line, w.head = w.line[:n], 0
 	}
-	w.line = append(w.line, cs...)
+	for _, c := range cs {
+		w.line = append(w.line, waiting{c, done})
+	}
 	start := min(runtime.GOMAXPROCS(0)-w.running, (len(w.line)-w.head+writersTake-1)/writersTake)
 	w.running += max(start, 0)
 	w.mu.Unlock()
@@ -42,7 +66,7 @@ func (w *Writers) add(cs ...*Conn) {
 }
 
 func (w *Writers) run() {
-	var batch [writersTake]*Conn
+	var batch [writersTake]waiting
 	for {
 		w.mu.Lock()
 		n := copy(batch[:], w.line[w.head:])
@@ -58,9 +82,10 @@ func (w *Writers) run() {
 		clear(w.line[w.head : w.head+n])
 		w.head += n
 		w.mu.Unlock()
-		for i, c := range batch[:n] {
-			c.writeLoop(true)
-			batch[i] = nil
+		for i, e := range batch[:n] {
+			e.c.writeLoop(true)
+			e.done.one()
+			batch[i] = waiting{}
 		}
 		// Let the broadcasts that arrived meanwhile queue their frames
 		// before the line moves on: a writer that never yields, with one
@@ -98,15 +123,26 @@ func (f *Fanout) Send(c *Conn, frame []byte) bool {
 }
 
 // Flush writes the broadcast; f is not used afterwards.
-func (f *Fanout) Flush() {
+func (f *Fanout) Flush() { f.FlushThen(nil) }
+
+// FlushThen is Flush, and calls then, when not nil, once every connection
+// nobody was writing to has been written to (the fan-out's latency).
+func (f *Fanout) FlushThen(then func()) {
 	idle := f.idle
+	var done *written
+	if then != nil {
+		done = &written{then: then}
+		done.left.Store(int64(len(idle)) + 1) // one for this call, so then runs once
+	}
 	if len(idle) > writersTake {
-		f.w.add(idle[writersTake:]...)
+		f.w.add(done, idle[writersTake:]...)
 		idle = idle[:writersTake]
 	}
 	for _, c := range idle {
 		c.writeLoop(true)
+		done.one()
 	}
+	done.one()
 	clear(f.idle)
 	f.idle, f.w = f.idle[:0], nil
 	if cap(f.idle) <= 4096 { // a big room's list is not kept
