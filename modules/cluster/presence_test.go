@@ -59,7 +59,7 @@ func TestPresenceAcrossNodes(t *testing.T) {
 	tab2 := dialJoin(t, nodes[1], "alice", "lobby")
 	waitfor.Until(t, gt.Timeout, func() error {
 		code, body := rest(t, http.MethodGet, nodes[2].URL+"/rooms/lobby/members")
-		if want := `{"count":2,"roomId":"lobby","users":[{"userId":"alice","connections":2},{"userId":"watcher","connections":1}]}`; code != 200 || body != want {
+		if want := `{"roomId":"lobby","users":[{"userId":"alice","connections":2},{"userId":"watcher","connections":1}],"count":2}`; code != 200 || body != want {
 			return fmt.Errorf("%d %s", code, body)
 		}
 		return nil

@@ -108,6 +108,11 @@ func (h *Hub) ForgetNode(node string) { h.presence.forget(node) }
 // user, for a node that needs the whole picture.
 func (h *Hub) PresenceCounts(each func(room, user string, connections int)) { h.presence.counts(each) }
 
+// MembersJSON is room's members, on every node, as the JSON answer of
+// GET /rooms/:roomId/members: {"roomId","users":[{"userId","connections"}],
+// "count"}, encoded once per change of the room. Do not change it.
+func (h *Hub) MembersJSON(room string) []byte { return h.presence.membersJSON(room) }
+
 // members are room's members on this node.
 func (h *Hub) members(room string) []*Client {
 	s := h.roomShard(room)

@@ -1,7 +1,9 @@
 package gateway
 
 import (
+	"encoding/json"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -51,6 +53,9 @@ type roomPresence struct {
 	remote map[string]map[string]int // user → node → its connections there
 	subs   map[*Client]uint64        // subscribers → the transition seq they have seen
 	events []transition              // due
+	// The members' answer, encoded: a big room is asked about more often
+	// than it changes. Nil once stale.
+	answer []byte
 }
 
 // transition is a user's first connection in a room joining, or its last
@@ -96,6 +101,7 @@ func (p *presence) change(room, user string, delta int) {
 	defer p.mu.Unlock()
 	r := p.room(room)
 	before := r.total(user)
+	r.answer = nil
 	n := r.local[user] + delta
 	if n > 0 {
 		r.local[user] = n
@@ -115,6 +121,7 @@ func (p *presence) apply(node, room, user string, connections int) {
 	defer p.mu.Unlock()
 	r := p.room(room)
 	before := r.total(user)
+	r.answer = nil
 	nodes := r.remote[user]
 	switch {
 	case connections > 0 && nodes == nil:
@@ -141,6 +148,7 @@ func (p *presence) forget(node string) {
 				continue
 			}
 			before := r.total(user)
+			r.answer = nil
 			delete(nodes, node)
 			if len(nodes) == 0 {
 				delete(r.remote, user)
@@ -225,6 +233,47 @@ func (p *presence) members(room string) []Member {
 		out[i] = Member{UserID: u, Connections: r.total(u)}
 	}
 	return out
+}
+
+// membersJSON is room's members as GET /rooms/:roomId/members answers
+// them: {"roomId","users":[{"userId","connections"}],"count"}, encoded once
+// per change of the room.
+func (p *presence) membersJSON(room string) []byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	r := p.rooms[room]
+	if r == nil {
+		return appendMembers(nil, room, nil, nil)
+	}
+	if r.answer == nil {
+		r.answer = appendMembers(make([]byte, 0, 64+48*len(r.local)+48*len(r.remote)), room, r.users(), r)
+	}
+	return r.answer
+}
+
+func appendMembers(b []byte, room string, users []string, r *roomPresence) []byte {
+	b = append(b, `{"roomId":`...)
+	b = appendJSONString(b, room)
+	b = append(b, `,"users":[`...)
+	for i, u := range users {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"userId":`...)
+		b = appendJSONString(b, u)
+		b = append(b, `,"connections":`...)
+		b = strconv.AppendInt(b, int64(r.total(u)), 10)
+		b = append(b, '}')
+	}
+	b = append(b, `],"count":`...)
+	b = strconv.AppendInt(b, int64(len(users)), 10)
+	return append(b, '}')
+}
+
+// appendJSONString appends s as a JSON string.
+func appendJSONString(b []byte, s string) []byte {
+	q, _ := json.Marshal(s) // user ids are short; this is once per change
+	return append(b, q...)
 }
 
 // Counts are this node's own connections per room and user, for a node

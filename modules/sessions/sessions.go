@@ -59,8 +59,7 @@ func (ctl *Controller) members(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	users := ctl.hub.Members(room)
-	return c.JSON(http.StatusOK, map[string]any{"roomId": room, "users": users, "count": len(users)})
+	return c.JSONBlob(http.StatusOK, ctl.hub.MembersJSON(room))
 }
 
 // session is a connection as GET /users/:userId/sessions lists it.

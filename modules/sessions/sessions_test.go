@@ -50,8 +50,8 @@ func TestRoomMembers(t *testing.T) {
 		code      int
 		body      string
 	}{
-		{"/rooms/lobby/members", admin, 200, `{"count":2,"roomId":"lobby","users":[{"userId":"alice","connections":2},{"userId":"bob","connections":1}]}`},
-		{"/rooms/nobody/members", admin, 200, `{"count":0,"roomId":"nobody","users":[]}`},
+		{"/rooms/lobby/members", admin, 200, `{"roomId":"lobby","users":[{"userId":"alice","connections":2},{"userId":"bob","connections":1}],"count":2}`},
+		{"/rooms/nobody/members", admin, 200, `{"roomId":"nobody","users":[],"count":0}`},
 		{"/rooms/no%20spaces/members", admin, 400, `{"statusCode":400,"message":"roomId must be 1 to 128 characters of [A-Za-z0-9_.:-]","error":"Bad Request"}`},
 		{"/rooms/lobby/members", gt.Token(t, "alice"), 403, `{"statusCode":403,"message":"role \"admin\" required","error":"Forbidden"}`},
 		{"/rooms/lobby/members", "", 401, `{"statusCode":401,"message":"missing bearer token","error":"Unauthorized"}`},
