@@ -71,7 +71,8 @@ type epollClient struct {
 	sock *fdSocket
 }
 
-// wakeToken is the eventfd's token; the clients' start at 1.
+// wakeToken is the eventfd's token; the clients' start at 1. A token is
+// an index into a loop's clients, which fits in epoll_data's fd field.
 const wakeToken = 0
 
 func newEpollSet(s *Shard) (*epollSet, error) {
@@ -98,8 +99,7 @@ func newEpollLoop(set *epollSet) (*epollLoop, error) {
 		unix.Close(epfd)
 		return nil, fmt.Errorf("epoll reader: %w", err)
 	}
-	ev := unix.EpollEvent{Events: unix.EPOLLIN}
-	setToken(&ev, wakeToken)
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: wakeToken}
 	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wakefd, &ev); err != nil {
 		unix.Close(epfd)
 		unix.Close(wakefd)
@@ -121,21 +121,6 @@ func newEpollLoop(set *epollSet) (*epollLoop, error) {
 	return &epollLoop{set: set, epfd: epfd, ep: ep, raw: raw, wakefd: wakefd}, nil
 }
 
-// setToken and eventToken keep a uint64 in the 8 bytes of epoll_data.
-func setToken(ev *unix.EpollEvent, t uint64) {
-	var b [8]byte
-	binary.NativeEndian.PutUint64(b[:], t)
-	ev.Fd = int32(binary.NativeEndian.Uint32(b[:4]))
-	ev.Pad = int32(binary.NativeEndian.Uint32(b[4:]))
-}
-
-func eventToken(ev *unix.EpollEvent) uint64 {
-	var b [8]byte
-	binary.NativeEndian.PutUint32(b[:4], uint32(ev.Fd))
-	binary.NativeEndian.PutUint32(b[4:], uint32(ev.Pad))
-	return binary.NativeEndian.Uint64(b[:])
-}
-
 // add hands c's connected socket to a loop, the loops taking clients in
 // turn. What the connect phase read ahead is handled first.
 func (set *epollSet) add(c *client, conn *ownConn) error {
@@ -151,10 +136,9 @@ func (set *epollSet) add(c *client, conn *ownConn) error {
 	l := set.loops[set.next.Add(1)%uint64(len(set.loops))]
 	l.mu.Lock()
 	l.clients = append(l.clients, e)
-	token := uint64(len(l.clients))
+	token := int32(len(l.clients))
 	l.mu.Unlock()
-	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLET}
-	setToken(&ev, token)
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLET, Fd: token}
 	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, sock.fd, &ev); err != nil {
 		l.mu.Lock()
 		l.clients[token-1] = nil
@@ -219,7 +203,7 @@ func (l *epollLoop) run() {
 			return
 		}
 		for i := range events[:n] {
-			t := eventToken(&events[i])
+			t := events[i].Fd
 			if t == wakeToken {
 				return
 			}
@@ -239,7 +223,7 @@ func (l *epollLoop) run() {
 // stream socket returns all it holds, up to the buffer): a level-triggered
 // set would look at every socket it returned once more at the next wait,
 // to find it empty.
-func (l *epollLoop) read(token uint64, e *epollClient, buf, oob []byte) {
+func (l *epollLoop) read(token int32, e *epollClient, buf, oob []byte) {
 	c := e.conn
 	for {
 		dst := buf
@@ -314,7 +298,7 @@ func (set *epollSet) handle(e *epollClient, data []byte, now time.Time) error {
 }
 
 // end drops a client whose connection ended or broke.
-func (l *epollLoop) end(token uint64, e *epollClient, err error) {
+func (l *epollLoop) end(token int32, e *epollClient, err error) {
 	l.mu.Lock()
 	l.clients[token-1] = nil
 	l.mu.Unlock()
