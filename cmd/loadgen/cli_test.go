@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -24,11 +26,32 @@ func TestBadUsage(t *testing.T) {
 	for _, args := range [][]string{
 		nil, {"stampede"}, {"fanout", "--rooms", "0"}, {"echo", "--url", "ftp://x"}, {"fanout", "extra"},
 		{"connections", "--clients", "30000", "--url", "http://192.0.2.1:8080"}, // 127.0.0.N sources need a loopback target
+		{"fanout", "--reader", "threads"}, {"fanout", "--clients", "10", "--check-clients", "11"}, {"echo", "--server-pid", "x"},
+		{"fanout", "--url", "http://127.0.0.1:1", "--url", "ws://127.0.0.1:2"},
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := run(t.Context(), args, &stdout, &stderr); code != 2 || stdout.Len() != 0 {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q; want 2", args, code, &stdout, &stderr)
 		}
+	}
+}
+
+// --url and --server-pid repeat for the nodes of a cluster; the first
+// --url replaces the default.
+func TestClusterFlags(t *testing.T) {
+	cmd, err := parseArgs([]string{"fanout", "--url", "http://a:1", "--url", "http://b:2", "--server-pid", "10", "--server-pid", "20",
+		"--broker-pid", "30", "--reader", "goroutine", "--check-clients", "5"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := cmd.common
+	if o.URL != "http://a:1" || !slices.Equal(o.OtherURLs, []string{"http://b:2"}) || !slices.Equal(o.ServerPIDs, []int{10, 20}) ||
+		o.BrokerPID != 30 || o.Reader != "goroutine" {
+		t.Errorf("options %+v", *o)
+	}
+	cmd, err = parseArgs([]string{"echo"}, io.Discard)
+	if err != nil || cmd.common.URL != "http://127.0.0.1:8080" || cmd.common.OtherURLs != nil || cmd.common.Reader != defaultReader {
+		t.Errorf("defaults %+v, %v", cmd.common, err)
 	}
 }
 

@@ -14,7 +14,7 @@ func runConnections(ctx context.Context, o ConnectionsOptions) (*Report, error) 
 	if err := o.validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", errUsage, err)
 	}
-	x, err := startRun(ctx, "connections", o.Common, o, 0, "", 0)
+	x, err := startRun(ctx, "connections", o.Common, o, 0, "", 0, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -20,7 +20,7 @@ func runFanout(ctx context.Context, o FanoutOptions) (*Report, error) {
 	// towards the processes, the source addresses and the connect phase.
 	all := o.Common
 	all.Clients += o.Stalled
-	x, err := startRun(ctx, "fanout", all, o, o.Rooms, o.RoomPrefix, o.Stalled)
+	x, err := startRun(ctx, "fanout", all, o, o.Rooms, o.RoomPrefix, o.Stalled, o.CheckClients)
 	if err != nil {
 		return nil, err
 	}
@@ -65,6 +65,9 @@ func runFanout(ctx context.Context, o FanoutOptions) (*Report, error) {
 		}
 	}
 
+	fw := newFanoutWatch(o.Common)
+	defer fw.close()
+	fanoutBefore := fw.sample(ctx)
 	start := m.sample(ctx)
 	stop := startProgress(ctx, o.Common, "send", b.progressLine(ctx, m, mem))
 	res := b.send(ctx, phase{measured: true, count: o.Messages, duration: o.Duration})
@@ -77,6 +80,7 @@ func runFanout(ctx context.Context, o FanoutOptions) (*Report, error) {
 		return nil, res.interrupted
 	}
 	end := m.sample(ctx)
+	fanoutAfter := fw.sample(ctx)
 	if drained != nil {
 		r.Warnings = append(r.Warnings, drained.Error())
 	}
@@ -109,9 +113,14 @@ func runFanout(ctx context.Context, o FanoutOptions) (*Report, error) {
 		Expected:     expected, Received: sr.Received, Lost: sr.Lost, ClientsWithLoss: sr.ClientsWithLoss,
 		Duplicates: sr.Duplicates, Unexpected: sr.Unexpected,
 		LatencyMs: sr.Latency.Summary(), PostMs: b.post.Data().Summary(),
+		ServerFanoutMs: fw.report(fanoutBefore, fanoutAfter),
 	}
 	for _, n := range perRoom {
 		f.Broadcasts += n
+	}
+	if o.CheckClients > 0 {
+		l := sr.CheckLatency.Summary()
+		f.CheckLatencyMs = &l
 	}
 	if o.Stalled > 0 {
 		f.Stalled = b.stalledReport(sr.Stalled, res.start, sr.MessageBytes)

@@ -63,24 +63,52 @@ func TestFanoutPaced(t *testing.T) {
 }
 
 // TestFanoutWorkers runs the clients in two worker processes (this test
-// binary, restarted), as runs beyond one process's open-file limit do.
+// binary, restarted), as runs beyond one process's open-file limit do, with
+// either reader, and check clients in both processes.
 func TestFanoutWorkers(t *testing.T) {
 	n := startNode(t, nil)
+	for _, reader := range []string{"epoll", "goroutine"} {
+		t.Run(reader, func(t *testing.T) {
+			o := DefaultFanout()
+			o.Common = common(t, n, 20)
+			o.UserPrefix, o.RoomPrefix = reader+"-", reader+"-"
+			o.Workers, o.Rooms, o.Messages, o.Reader, o.CheckClients = 2, 2, 20, reader, 4
+			o.SourceAddrs = 3 // also dial from 127.0.0.1, .2 and .3
+			r, err := runFanout(ctxFor(t), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkConnected(t, r, 20)
+			f := r.Fanout
+			if f.Expected != 200 || f.Received != 200 || f.Lost != 0 {
+				t.Errorf("fanout %+v: want 200 deliveries expected and received", f)
+			}
+			checkLatency(t, "delivery", f.LatencyMs)
+			// 4 check clients of 20, each sent the 10 broadcasts of its room.
+			if f.CheckLatencyMs == nil || f.CheckLatencyMs.Count != 40 || f.LatencyMs.Count != 160 {
+				t.Fatalf("check %+v, readers %+v: want 40 and 160 samples", f.CheckLatencyMs, f.LatencyMs)
+			}
+			checkLatency(t, "check delivery", *f.CheckLatencyMs)
+			if r.Loadgen.Processes != 2 || r.Loadgen.SourceAddrs != 3 || r.Loadgen.Reader != reader {
+				t.Errorf("loadgen %+v: want 2 processes, 3 source addresses, the %s reader", r.Loadgen, reader)
+			}
+		})
+	}
+}
+
+// Messages larger than a read (the epoll reader's 64 KiB buffer) arrive in
+// pieces: each is put together before it is counted.
+func TestFanoutLargeMessages(t *testing.T) {
+	n := startNode(t, nil)
 	o := DefaultFanout()
-	o.Common = common(t, n, 20)
-	o.Workers, o.Rooms, o.Messages = 2, 2, 20
-	o.SourceAddrs = 3 // also dial from 127.0.0.1, .2 and .3
+	o.Common = common(t, n, 4)
+	o.Messages, o.Warmup, o.Payload, o.InFlight = 12, 0, 200<<10, 2
 	r, err := runFanout(ctxFor(t), o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkConnected(t, r, 20)
-	if f := r.Fanout; f.Expected != 200 || f.Received != 200 || f.Lost != 0 {
-		t.Errorf("fanout %+v: want 200 deliveries expected and received", f)
-	}
-	checkLatency(t, "delivery", r.Fanout.LatencyMs)
-	if r.Loadgen.Processes != 2 || r.Loadgen.SourceAddrs != 3 {
-		t.Errorf("loadgen %+v: want 2 processes, 3 source addresses", r.Loadgen)
+	if f := r.Fanout; f.Received != 48 || f.Lost != 0 || f.Duplicates != 0 || !r.OK {
+		t.Errorf("fanout %+v, warnings %v, errors %v: want 48 deliveries of 200 KiB", f, r.Warnings, r.Errors)
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
+	"strings"
 )
 
 const usageText = `loadgen drives a game gateway — this project's or the NestJS peer, which
@@ -33,10 +35,18 @@ The server's CPU and RSS come from /proc with --server-pid, else from its
 /metrics. Clients beyond --per-process go to worker processes (the open-file
 limit), beyond 25,000 they spread over source addresses 127.0.0.N.
 
+Clients read from one epoll set per CPU (--reader epoll, the default on
+Linux), many sockets per wake-up, so that the tool costs far less CPU per
+delivery than the server; --reader goroutine gives each connection a
+goroutine of its own, the plain way. A cluster: --url once per node (client
+i on node i % n, broadcasts to the first), --server-pid once per node,
+--broker-pid for NATS or Redis.
+
 examples:
   loadgen fanout --clients 5000 --rate 10 --duration 20s --server-pid $PID
   loadgen fanout --clients 1000 --inflight 4 --duration 20s --server-pid $PID
   loadgen fanout --clients 1000 --stalled 500 --rate 20 --payload 1000 --duration 90s --settle 3s
+  loadgen fanout --clients 2000 --rate 10 --url $A --url $B --server-pid $PA --server-pid $PB --broker-pid $NATS
   loadgen connections --clients 10000 --server-pid $PID
   loadgen echo --clients 100 --rate 0
   loadgen wallet
@@ -115,6 +125,11 @@ unmeasured broadcasts, then --duration (or --messages) of measured ones, paced
 at --rate per second or flat out with --inflight broadcasts undelivered; then
 up to --drain for what is still due. Reports deliveries/s, latency from POST
 to receipt, lost = expected - received, and the server's CPU per delivery.
+With the gateway's /metrics reachable, also its own fan-out time (a
+broadcast's arrival to its last member's frame written) over the measured
+phase. --check-clients N reads N clients, picked at random, with a
+goroutine each and reports their latency apart: a check on the main
+reader's figures.
 
 --stalled N adds N clients (numbered on from --clients, in rooms the same
 way) that join their room, read their greeting and joinedRoom, and then never
@@ -147,7 +162,7 @@ trip through the gateway to the wallet server and back.
 }
 
 func commonFlags(fs *flag.FlagSet, o *Common) {
-	fs.StringVar(&o.URL, "url", o.URL, "the server's base URL")
+	fs.Var(&urlsFlag{o: o}, "url", "the server's base URL; repeated, the nodes of one cluster: client i connects to the i % n-th, broadcasts go to the first")
 	fs.StringVar(&o.Path, "path", o.Path, "the WebSocket endpoint's path (the namespace, with --proto socketio)")
 	fs.StringVar(&o.Proto, "proto", o.Proto, "contract (the plain {\"event\",\"data\"} frames) or socketio (Engine.IO 4 over WebSocket)")
 	fs.StringVar(&o.SIOPath, "sio-path", o.SIOPath, "the Socket.IO endpoint's path, with --proto socketio")
@@ -159,7 +174,9 @@ func commonFlags(fs *flag.FlagSet, o *Common) {
 	fs.IntVar(&o.Workers, "workers", o.Workers, "worker processes holding the clients (0: as many as --per-process requires)")
 	fs.IntVar(&o.PerProcess, "per-process", o.PerProcess, "most clients in one process (keep under the open-file limit)")
 	fs.IntVar(&o.SourceAddrs, "src-addrs", o.SourceAddrs, "spread source addresses over 127.0.0.1..N (0: one per 25,000 clients)")
-	fs.IntVar(&o.ServerPID, "server-pid", o.ServerPID, "the server's pid, for its CPU time and RSS from /proc (else from its /metrics)")
+	fs.StringVar(&o.Reader, "reader", o.Reader, "how clients read: epoll (one epoll set per CPU, many sockets per wake-up; Linux) or goroutine (one per connection)")
+	fs.Var(pidsFlag{&o.ServerPIDs}, "server-pid", "the server's pid, for its CPU time and RSS from /proc (else from its /metrics); repeated for the nodes of a cluster, summed")
+	fs.IntVar(&o.BrokerPID, "broker-pid", o.BrokerPID, "the cluster's message broker's pid (nats-server, redis-server), for its CPU time and RSS")
 	fs.DurationVar(&o.Progress, "progress", o.Progress, "interval of progress lines on stderr (0: none)")
 	fs.StringVar(&o.Label, "label", o.Label, "a label copied into the report")
 }
@@ -176,6 +193,51 @@ func fanoutFlags(fs *flag.FlagSet, o *FanoutOptions) {
 	fs.IntVar(&o.Payload, "payload", o.Payload, "pad each message with this many bytes")
 	fs.DurationVar(&o.Settle, "settle", o.Settle, "pause after joining, before reading the server's RSS and sending; with --stalled, also after the drain, before reading the kernel's TCP memory")
 	fs.IntVar(&o.Stalled, "stalled", o.Stalled, "more clients that join their room and then never read, for the server to close as slow consumers (see above)")
+	fs.IntVar(&o.CheckClients, "check-clients", o.CheckClients, "this many clients, picked at random, read with a goroutine each whatever --reader says; their latency is reported apart")
+}
+
+// urlsFlag is --url: the first one replaces the default, each further one
+// adds a node.
+type urlsFlag struct {
+	o   *Common
+	set bool
+}
+
+func (f *urlsFlag) String() string {
+	if f.o == nil {
+		return ""
+	}
+	return strings.Join(f.o.urls(), " ")
+}
+
+func (f *urlsFlag) Set(v string) error {
+	if !f.set {
+		f.o.URL, f.set = v, true
+		return nil
+	}
+	f.o.OtherURLs = append(f.o.OtherURLs, v)
+	return nil
+}
+
+// pidsFlag is --server-pid, repeatable; 0 stands for none.
+type pidsFlag struct{ pids *[]int }
+
+func (f pidsFlag) String() string {
+	if f.pids == nil {
+		return ""
+	}
+	return strings.Trim(fmt.Sprint(*f.pids), "[]")
+}
+
+func (f pidsFlag) Set(v string) error {
+	pid, err := strconv.Atoi(v)
+	if err != nil || pid < 0 {
+		return fmt.Errorf("want a process id, not %q", v)
+	}
+	if pid > 0 {
+		*f.pids = append(*f.pids, pid)
+	}
+	return nil
 }
 
 func roundTripFlags(fs *flag.FlagSet, o *RoundTripOptions) {

@@ -13,9 +13,12 @@ import (
 // Common are the options every scenario shares.
 type Common struct {
 	// URL is the server's base URL, http://host:port; the WebSocket
-	// endpoint is URL+Path on ws://, the REST API under URL.
-	URL  string `json:"url"`
-	Path string `json:"path"`
+	// endpoint is URL+Path on ws://, the REST API under URL. OtherURLs are
+	// more nodes of the same cluster: client i connects to the i % n-th of
+	// all n, and broadcasts still go to URL (node A).
+	URL       string   `json:"url"`
+	OtherURLs []string `json:"otherUrls,omitempty"`
+	Path      string   `json:"path"`
 	// Proto is "contract" (the plain frames at Path) or "socketio"
 	// (Engine.IO at SIOPath, namespace Path).
 	Proto   string `json:"proto"`
@@ -37,8 +40,16 @@ type Common struct {
 	// 127.0.0.1 … 127.0.0.SourceAddrs; 0 picks one per 25,000 clients.
 	SourceAddrs int `json:"sourceAddrs"`
 
-	// ServerPID, when set, is where the server's CPU time and RSS are read.
-	ServerPID int `json:"serverPid,omitempty"`
+	// Reader is how clients read: "epoll" (many sockets in one epoll set
+	// per CPU, read where the wake-up lands) or "goroutine" (a goroutine
+	// per connection, in coder/websocket).
+	Reader string `json:"reader"`
+
+	// ServerPIDs, when set, are where the servers' CPU time and RSS are
+	// read (summed); else each URL's /metrics. BrokerPID is the cluster's
+	// message broker (nats-server, redis-server), measured on its own.
+	ServerPIDs []int `json:"serverPids,omitempty"`
+	BrokerPID  int   `json:"brokerPid,omitempty"`
 	// Progress is the interval of progress lines on Log; 0: none.
 	Progress time.Duration `json:"-"`
 	Log      io.Writer     `json:"-"`
@@ -51,7 +62,7 @@ const portsPerAddr = 25_000
 
 func defaultCommon(clients int) Common {
 	return Common{
-		URL: "http://127.0.0.1:8080", Path: "/game", Proto: "contract", SIOPath: "/socket.io/",
+		URL: "http://127.0.0.1:8080", Path: "/game", Proto: "contract", SIOPath: "/socket.io/", Reader: defaultReader,
 		Secret: "dev-secret-change-me", Role: "admin",
 		UserPrefix: "lg-", Clients: clients, Concurrency: 64, ConnectTimeout: 30 * time.Second,
 		PerProcess: 10_000, Progress: time.Second, Log: io.Discard,
@@ -75,14 +86,21 @@ func (o Common) validate() error {
 	if o.SourceAddrs < 0 || o.SourceAddrs > 1<<16 {
 		errs = append(errs, errors.New("--src-addrs must be 0 (automatic) to 65536"))
 	}
-	u, err := url.Parse(o.URL)
-	switch {
-	case err != nil:
-		errs = append(errs, fmt.Errorf("--url: %w", err))
-	case u.Scheme != "http" && u.Scheme != "https" || u.Host == "":
-		errs = append(errs, fmt.Errorf("--url %q: want http://host:port", o.URL))
-	case o.sourceAddrs() > 0 && !isLoopback(u.Hostname()):
-		errs = append(errs, fmt.Errorf("--src-addrs: the source addresses are in 127.0.0.0/8, which reaches only a loopback server, not %s", u.Hostname()))
+	for _, raw := range o.urls() {
+		u, err := url.Parse(raw)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("--url: %w", err))
+		case u.Scheme != "http" && u.Scheme != "https" || u.Host == "":
+			errs = append(errs, fmt.Errorf("--url %q: want http://host:port", raw))
+		case o.sourceAddrs() > 0 && !isLoopback(u.Hostname()):
+			errs = append(errs, fmt.Errorf("--src-addrs: the source addresses are in 127.0.0.0/8, which reaches only a loopback server, not %s", u.Hostname()))
+		}
+	}
+	if o.Reader != "goroutine" && o.Reader != "epoll" {
+		errs = append(errs, fmt.Errorf("--reader %q: want epoll or goroutine", o.Reader))
+	} else if o.Reader == "epoll" && !epollReader {
+		errs = append(errs, errors.New("--reader epoll: Linux only; use --reader goroutine"))
 	}
 	if !strings.HasPrefix(o.Path, "/") || !strings.HasPrefix(o.SIOPath, "/") {
 		errs = append(errs, errors.New("--path and --sio-path must start with /"))
@@ -113,17 +131,25 @@ func (o Common) sourceAddrs() int {
 	return 0
 }
 
-func (o Common) wsURL() (string, error) {
-	u, err := url.Parse(o.URL)
-	if err != nil {
-		return "", fmt.Errorf("--url: %w", err)
+// urls is every node the clients connect to, node A first.
+func (o Common) urls() []string { return append([]string{o.URL}, o.OtherURLs...) }
+
+// wsURLs is the WebSocket endpoint of each of o.urls().
+func (o Common) wsURLs() ([]string, error) {
+	var all []string
+	for _, raw := range o.urls() {
+		u, err := url.Parse(raw)
+		if err != nil {
+			return nil, fmt.Errorf("--url: %w", err)
+		}
+		u.Scheme = map[string]string{"http": "ws", "https": "wss"}[u.Scheme]
+		u.Path = o.Path
+		if o.Proto == "socketio" {
+			u.Path, u.RawQuery = o.SIOPath, "EIO=4&transport=websocket"
+		}
+		all = append(all, u.String())
 	}
-	u.Scheme = map[string]string{"http": "ws", "https": "wss"}[u.Scheme]
-	u.Path = o.Path
-	if o.Proto == "socketio" {
-		u.Path, u.RawQuery = o.SIOPath, "EIO=4&transport=websocket"
-	}
-	return u.String(), nil
+	return all, nil
 }
 
 // FanoutOptions drive the fanout scenario: clients in rooms, broadcasts
@@ -153,6 +179,10 @@ type FanoutOptions struct {
 	// rooms the same way) and then never read: the server must find and
 	// close them, and the clients that read must not notice.
 	Stalled int `json:"stalled,omitempty"`
+	// CheckClients of the readers, picked at random, read with a goroutine
+	// each in coder/websocket whatever Reader is: their latencies, reported
+	// apart, check the other readers' figures.
+	CheckClients int `json:"checkClients,omitempty"`
 }
 
 // DefaultFanout is 1,000 clients in one room, flat out with 4 in flight.
@@ -176,6 +206,9 @@ func (o FanoutOptions) validate() error {
 	}
 	if o.Messages < 0 || o.Warmup < 0 || o.Payload < 0 || o.Stalled < 0 {
 		errs = append(errs, errors.New("--messages, --warmup, --payload and --stalled must not be negative"))
+	}
+	if o.CheckClients < 0 || o.CheckClients > o.Clients {
+		errs = append(errs, errors.New("--check-clients must be 0 to --clients"))
 	}
 	if o.Messages == 0 && o.Duration <= 0 {
 		errs = append(errs, errors.New("set --messages or a positive --duration"))

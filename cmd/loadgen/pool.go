@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
+	"slices"
 	"sync"
 )
 
@@ -31,25 +33,28 @@ type pool struct {
 // newPool plans the clients of o: in this process when they fit in
 // o.PerProcess, else in as many workers as it takes (or o.Workers). The last
 // stalled of o.Clients stall (fanout's --stalled); each process gets its
-// share of the readers and of the stalled clients.
-func newPool(o Common, rooms int, roomPrefix string, stalled int) (*pool, error) {
+// share of the readers and of the stalled clients, and of the check
+// readers among them.
+func newPool(o Common, rooms int, roomPrefix string, stalled, check int) (*pool, error) {
 	workers := o.Workers
 	if workers == 0 && o.Clients > o.PerProcess {
 		workers = (o.Clients + o.PerProcess - 1) / o.PerProcess
 	}
-	wsURL, err := o.wsURL()
+	wsURLs, err := o.wsURLs()
 	if err != nil {
 		return nil, err
 	}
 	base := ShardSpec{
-		URL: wsURL, Proto: o.Proto, Namespace: o.Path, Secret: o.Secret, UserPrefix: o.UserPrefix, Rooms: rooms, RoomPrefix: roomPrefix,
+		URLs: wsURLs, Reader: o.Reader, Proto: o.Proto, Namespace: o.Path, Secret: o.Secret, UserPrefix: o.UserPrefix, Rooms: rooms, RoomPrefix: roomPrefix,
 		SourceAddrs: o.sourceAddrs(), ConnectTimeout: o.ConnectTimeout,
 	}
 	readers := o.Clients - stalled
+	checks := pickChecks(readers, check)
 	p := &pool{}
 	if workers == 0 {
 		p.local = NewShard()
 		base.Count, base.StalledFirst, base.Stalled, base.Concurrency = readers, readers, stalled, o.Concurrency
+		base.Check = checks
 		p.shards, p.specs = []shard{p.local}, []ShardSpec{base}
 		return p, nil
 	}
@@ -57,6 +62,9 @@ func newPool(o Common, rooms int, roomPrefix string, stalled int) (*pool, error)
 		spec := base
 		spec.First = readers * w / workers
 		spec.Count = readers*(w+1)/workers - spec.First
+		lo, _ := slices.BinarySearch(checks, spec.First)
+		hi, _ := slices.BinarySearch(checks, spec.First+spec.Count)
+		spec.Check = checks[lo:hi]
 		spec.StalledFirst = readers + stalled*w/workers
 		spec.Stalled = readers + stalled*(w+1)/workers - spec.StalledFirst
 		spec.Concurrency = max(1, o.Concurrency/workers)
@@ -68,6 +76,18 @@ func newPool(o Common, rooms int, roomPrefix string, stalled int) (*pool, error)
 		p.shards, p.specs = append(p.shards, r), append(p.specs, spec)
 	}
 	return p, nil
+}
+
+// pickChecks picks n of the readers at random, the same ones in every run:
+// spread over the nodes, the rooms and the order in which the server
+// writes to its members, so that their latencies compare with everyone
+// else's.
+func pickChecks(readers, n int) []int {
+	if n == 0 {
+		return nil
+	}
+	r := rand.New(rand.NewPCG(19, 19))
+	return slices.Sorted(slices.Values(r.Perm(readers)[:n]))
 }
 
 // processes is the number of processes holding clients.
@@ -166,6 +186,7 @@ func (p *pool) result(ctx context.Context, args ResultArgs) (ShardResult, error)
 		sum.Lost += r.Lost
 		sum.ClientsWithLoss += r.ClientsWithLoss
 		sum.Latency.Merge(r.Latency)
+		sum.CheckLatency.Merge(r.CheckLatency)
 		sum.Stalled = append(sum.Stalled, r.Stalled...)
 		sum.MessageBytes = max(sum.MessageBytes, r.MessageBytes)
 		sum.LastRecv = max(sum.LastRecv, r.LastRecv)

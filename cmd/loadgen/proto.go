@@ -5,8 +5,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-
-	"github.com/coder/websocket"
 )
 
 // protocol is how clients talk to the server: the gateway's plain frames
@@ -81,7 +79,7 @@ type socketIO struct{ ns string }
 var engineIOPong = []byte("3")
 
 func (p socketIO) greet(ctx context.Context, c *client, tok string) error {
-	_, b, err := c.conn.Read(ctx)
+	b, err := c.conn.Read(ctx)
 	if err != nil {
 		return fmt.Errorf("waiting for the Engine.IO open packet: %w", err)
 	}
@@ -89,7 +87,7 @@ func (p socketIO) greet(ctx context.Context, c *client, tok string) error {
 		return fmt.Errorf("got %.120s, want the Engine.IO open packet", b)
 	}
 	connect := "40" + p.ns + `,{"token":` + strconv.Quote(tok) + "}"
-	if err := c.conn.Write(ctx, websocket.MessageText, []byte(connect)); err != nil {
+	if err := c.conn.Write(ctx, []byte(connect)); err != nil {
 		return fmt.Errorf("socket.io connect: %w", err)
 	}
 	return c.expect(ctx, "connected")

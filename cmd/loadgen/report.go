@@ -18,6 +18,9 @@ type Report struct {
 	Label    string    `json:"label,omitempty"`
 	Time     time.Time `json:"time"`
 	URL      string    `json:"url"`
+	// OtherURLs are the other nodes of a cluster, which broadcasts do not
+	// go to.
+	OtherURLs []string `json:"otherUrls,omitempty"`
 	// Params are the options the run had.
 	Params any `json:"params"`
 
@@ -69,9 +72,19 @@ type FanoutReport struct {
 	Unexpected      int64 `json:"unexpected"`
 	// DeliveriesPerSec is Received over first send to last receipt.
 	DeliveriesPerSec float64 `json:"deliveriesPerSec"`
-	// LatencyMs is from the POST's send time to a client's receipt.
+	// LatencyMs is from the POST's send time to a client's receipt: when
+	// the kernel received the frame with the epoll reader (SO_TIMESTAMPNS),
+	// when the reader read it with the goroutine reader.
 	LatencyMs Latency `json:"latencyMs"`
 	PostMs    Latency `json:"postMs"`
+	// CheckLatencyMs is the same for the check clients alone
+	// (--check-clients), read with a goroutine each; LatencyMs leaves them
+	// out.
+	CheckLatencyMs *Latency `json:"checkLatencyMs,omitempty"`
+	// ServerFanoutMs is the server's own part, from its /metrics: from a
+	// broadcast's arrival to its last member's frame written (none for a
+	// server without that histogram).
+	ServerFanoutMs *ServerFanout `json:"serverFanoutMs,omitempty"`
 	// Stalled is what became of the stalled clients (--stalled), which none
 	// of the figures above count.
 	Stalled *StalledReport `json:"stalled,omitempty"`
@@ -132,6 +145,8 @@ type RoundTripReport struct {
 
 // LoadgenInfo describes the load generator's own setup.
 type LoadgenInfo struct {
+	// Reader is how the clients read (--reader).
+	Reader      string `json:"reader"`
 	Processes   int    `json:"processes"`
 	CPUs        int    `json:"cpus"`
 	Affinity    string `json:"affinity,omitempty"`
@@ -190,6 +205,9 @@ func (r *Report) WriteJSON(w io.Writer) error {
 func (r *Report) WriteSummary(w io.Writer) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
 	title := r.Scenario + " against " + r.URL
+	if n := len(r.OtherURLs); n > 0 {
+		title += fmt.Sprintf(" and %d more node(s)", n)
+	}
 	if r.Label != "" {
 		title += " (" + r.Label + ")"
 	}
@@ -203,7 +221,14 @@ func (r *Report) WriteSummary(w io.Writer) {
 		}
 		p("  deliveries  %s of %s: %s/s; lost %s, duplicates %s, unexpected %s",
 			num(f.Received), num(f.Expected), num(int64(f.DeliveriesPerSec)), num(f.Lost), num(f.Duplicates), num(f.Unexpected))
-		p("  latency     %s", lat(f.LatencyMs))
+		p("  latency     %s (%s reader)", lat(f.LatencyMs), r.Loadgen.Reader)
+		if cl := f.CheckLatencyMs; cl != nil {
+			p("  check       %s (%s deliveries to the check clients, a goroutine each)", lat(*cl), num(int64(cl.Count)))
+		}
+		if sf := f.ServerFanoutMs; sf != nil {
+			p("  server      fan-out, arrival to the last member's frame written, %s times: mean %s  p50 %s  p99 %s ms",
+				num(sf.Count), ms(sf.Mean), ms(sf.P50), ms(sf.P99))
+		}
 		if st := f.Stalled; st != nil {
 			p("  stalled     %s of %s closed by the server, %s of them reset", num(int64(st.Closed)), num(int64(st.Clients)), num(int64(st.Reset)))
 			if st.Closed > 0 {
@@ -223,10 +248,24 @@ func (r *Report) WriteSummary(w io.Writer) {
 	}
 	if m := r.Memory; m != nil {
 		p("  server RSS  %.1f MB before, %.1f MB with %s clients: %.1f kB per connection", m.BeforeMB, m.AfterMB, num(int64(m.Connections)), m.PerConnKB)
+		if m.BrokerMB > 0 {
+			p("  broker RSS  %.1f MB with the clients", m.BrokerMB)
+		}
 	}
 	if u := r.CPU; u != nil {
 		if u.Server != nil {
-			p("  server CPU  %.0f%% of one CPU, %.2f µs per %s", u.Server.Pct, u.Server.UsPerOp, u.Op)
+			line := fmt.Sprintf("  server CPU  %.0f%% of one CPU, %.2f µs per %s", u.Server.Pct, u.Server.UsPerOp, u.Op)
+			if len(u.Servers) > 0 {
+				var each []string
+				for _, s := range u.Servers {
+					each = append(each, fmt.Sprintf("%.0f%%", s.Pct))
+				}
+				line += " (summed: " + strings.Join(each, " + ") + ")"
+			}
+			p("%s", line)
+		}
+		if u.Broker != nil {
+			p("  broker CPU  %.0f%% of one CPU, %.2f µs per %s", u.Broker.Pct, u.Broker.UsPerOp, u.Op)
 		}
 		p("  loadgen CPU %.0f%% of one CPU (%d process(es), %d CPUs), %.2f µs per %s", u.Loadgen.Pct, r.Loadgen.Processes, r.Loadgen.CPUs, u.Loadgen.UsPerOp, u.Op)
 		p("  machine     %.0f%% busy of %d%%, %.0f%% by others; %s", u.HostBusyPct, 100*u.HostCPUs, u.OtherPct, u.Verdict)

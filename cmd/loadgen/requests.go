@@ -6,8 +6,6 @@ import (
 	"math/rand/v2"
 	"sync"
 	"time"
-
-	"github.com/coder/websocket"
 )
 
 // requests is one client's round-trip state (echo and wallet). Replies are
@@ -86,7 +84,7 @@ func (s *Shard) request(c *client, rq *requests) {
 		rq.pending[id] = now
 		rq.mu.Unlock()
 		buf = s.proto.appendEvent(buf[:0], spec.Event, "", id)
-		if err := c.conn.Write(context.Background(), websocket.MessageText, buf); err != nil {
+		if err := c.conn.Write(context.Background(), buf); err != nil {
 			return // the reader notes the lost connection
 		}
 		if now >= spec.Start {

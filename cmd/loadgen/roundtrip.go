@@ -19,7 +19,7 @@ func runRoundTrips(ctx context.Context, scenario string, o RoundTripOptions) (*R
 			o.Window = 1
 		}
 	}
-	x, err := startRun(ctx, scenario, o.Common, o, 0, "", 0)
+	x, err := startRun(ctx, scenario, o.Common, o, 0, "", 0, 0)
 	if err != nil {
 		return nil, err
 	}

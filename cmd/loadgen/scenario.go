@@ -6,6 +6,7 @@ import (
 	"maps"
 	"runtime"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -18,10 +19,11 @@ type scenarioRun struct {
 }
 
 // startRun plans the clients of o (in rooms named roomPrefix<n> when rooms
-// is not 0, the last stalled of them stalling) and starts the report, with
-// options params, and the meter.
-func startRun(ctx context.Context, scenario string, o Common, params any, rooms int, roomPrefix string, stalled int) (*scenarioRun, error) {
-	p, err := newPool(o, rooms, roomPrefix, stalled)
+// is not 0, the last stalled of them stalling, check of the others reading
+// with a goroutine each) and starts the report, with options params, and
+// the meter.
+func startRun(ctx context.Context, scenario string, o Common, params any, rooms int, roomPrefix string, stalled, check int) (*scenarioRun, error) {
+	p, err := newPool(o, rooms, roomPrefix, stalled, check)
 	if err != nil {
 		return nil, err
 	}
@@ -41,9 +43,9 @@ func (x *scenarioRun) close() {
 func newReport(scenario string, o Common, params any, p *pool) *Report {
 	limit, _ := raiseFileLimit() // raised already: this reads the limit in force
 	return &Report{
-		Scenario: scenario, Label: o.Label, Time: time.Now().UTC().Truncate(time.Second), URL: o.URL, Params: params,
+		Scenario: scenario, Label: o.Label, Time: time.Now().UTC().Truncate(time.Second), URL: o.URL, OtherURLs: o.OtherURLs, Params: params,
 		Loadgen: LoadgenInfo{
-			Processes: p.processes(), CPUs: runtime.GOMAXPROCS(0), Affinity: cpusAllowed(),
+			Reader: o.Reader, Processes: p.processes(), CPUs: runtime.GOMAXPROCS(0), Affinity: cpusAllowed(),
 			FileLimit: limit, SourceAddrs: o.sourceAddrs(),
 		},
 	}
@@ -68,7 +70,7 @@ func connectPhase(ctx context.Context, o Common, p *pool, r *Report) (ConnectRes
 	}
 	r.Errors = mergeCounts(r.Errors, cr.Errors)
 	if cr.Connected == 0 {
-		return cr, fmt.Errorf("no client connected to %s: %v", o.URL, slices.Sorted(maps.Keys(cr.Errors)))
+		return cr, fmt.Errorf("no client connected to %s: %v", strings.Join(o.urls(), ", "), slices.Sorted(maps.Keys(cr.Errors)))
 	}
 	return cr, nil
 }

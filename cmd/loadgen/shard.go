@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"net/http"
 	"slices"
 	"strconv"
 	"sync"
@@ -29,8 +30,14 @@ type Shard struct {
 	clients []*client
 	stalled []*stalledClient
 
-	handshake, latency, rtt *Histogram
-	errs                    errorSample
+	// latency is the readers', checkLatency the check clients' (fanout's
+	// --check-clients).
+	handshake, latency, checkLatency, rtt *Histogram
+	errs                                  errorSample
+	// epoll is the epoll reader's set (--reader epoll); check is which
+	// clients read with a goroutine of their own whatever the reader.
+	epoll *epollSet
+	check map[int]bool
 
 	connected, failed, dropped atomic.Int64
 	// delivered counts every bench message received, warm-up included: the
@@ -56,7 +63,13 @@ type Shard struct {
 
 // ShardSpec says which clients a shard holds and how they connect.
 type ShardSpec struct {
-	URL string // ws://host:port/game, or the Socket.IO endpoint
+	// URLs are the nodes' ws://host:port/game, or Socket.IO endpoints:
+	// client i connects to URLs[i % len(URLs)].
+	URLs []string
+	// Reader is "epoll" or "goroutine"; Check are the run's indexes of the
+	// shard's clients that read with a goroutine of their own anyway.
+	Reader string
+	Check  []int
 	// Proto is "contract" or "socketio"; Namespace is Socket.IO's.
 	Proto, Namespace string
 	Secret           string // HS256 key the clients' tokens are signed with
@@ -118,7 +131,7 @@ type ShardResult struct {
 	// fanout
 	Received, Duplicates, Unexpected int64
 	Lost, ClientsWithLoss            int64
-	Latency                          HistData
+	Latency, CheckLatency            HistData
 	LastRecv                         int64 // unix ns
 	// round trips: requests sent in the measured phase, and what became of
 	// them (a reply, an exception, or nothing within the drain)
@@ -137,20 +150,21 @@ type ShardResult struct {
 func NewShard() *Shard {
 	s := &Shard{
 		proto:     contract{},
-		handshake: NewHistogram(), latency: NewHistogram(), rtt: NewHistogram(),
+		handshake: NewHistogram(), latency: NewHistogram(), checkLatency: NewHistogram(), rtt: NewHistogram(),
 		wake: make(chan struct{}, 1),
 	}
 	s.want.Store(math.MaxInt64)
 	return s
 }
 
-// client is one WebSocket client. Its reader goroutine alone touches seen.
+// client is one WebSocket client. Its reader alone touches seen.
 type client struct {
 	room  int // -1: none
-	conn  *websocket.Conn
+	conn  msgConn
 	proto protocol
+	// check: one of --check-clients, whose latencies are kept apart.
+	check bool
 	done  chan struct{} // closed when the reader ends
-	buf   bytes.Buffer
 
 	seen                             []uint64 // measured seqs received, by seq/rooms
 	received, duplicates, unexpected atomic.Int64
@@ -163,6 +177,17 @@ type client struct {
 // and starts its reader, or for the stalled clients the watcher.
 func (s *Shard) Connect(ctx context.Context, spec ShardSpec) (ConnectResult, error) {
 	s.spec, s.proto = spec, newProtocol(spec.Proto, spec.Namespace)
+	s.check = make(map[int]bool, len(spec.Check))
+	for _, i := range spec.Check {
+		s.check[i] = true
+	}
+	if spec.Reader == "epoll" && spec.Count > len(spec.Check) {
+		set, err := newEpollSet(s)
+		if err != nil {
+			return ConnectResult{}, err
+		}
+		s.epoll = set
+	}
 	tokens := make([]string, spec.Count+spec.Stalled)
 	for k := range tokens {
 		tok, err := token.Mint([]byte(spec.Secret), spec.UserPrefix+strconv.Itoa(spec.client(k)), nil, 24*time.Hour)
@@ -232,36 +257,53 @@ func (spec ShardSpec) client(k int) int {
 	return spec.StalledFirst + k - spec.Count
 }
 
-// addReader connects client i and starts its reader.
+// addReader connects client i and starts its reader: the epoll set, or a
+// goroutine of its own.
 func (s *Shard) addReader(ctx context.Context, d dialers, i int, tok string, t0 time.Time) error {
-	c, err := s.dial(ctx, d, i, tok, t0)
+	check := s.check[i]
+	own := s.epoll != nil && !check
+	c, err := s.dial(ctx, d, i, tok, t0, own)
 	if err != nil {
 		return err
 	}
+	c.check = check
 	s.mu.Lock()
 	s.clients = append(s.clients, c)
 	s.mu.Unlock()
-	s.readers.Go(func() { s.read(c) })
+	if own {
+		return s.epoll.add(c, c.conn.(*ownConn))
+	}
+	s.readers.Go(func() { s.read(c, c.conn.(coderConn).ws) })
 	return nil
 }
 
-// dial connects client i: handshake, greeting, join. The handshake time is
-// until the greeting, which is when the server has authenticated and
-// registered the client.
-func (s *Shard) dial(ctx context.Context, d dialers, i int, tok string, t0 time.Time) (*client, error) {
+// dial connects client i: handshake, greeting, join; with coder/websocket,
+// or with own, the load generator's own client (the epoll reader's). The
+// handshake time is until the greeting, which is when the server has
+// authenticated and registered the client.
+func (s *Shard) dial(ctx context.Context, d dialers, i int, tok string, t0 time.Time, own bool) (*client, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.spec.ConnectTimeout)
 	defer cancel()
-	conn, resp, err := websocket.Dial(ctx, s.spec.URL, &websocket.DialOptions{
-		HTTPClient: d.forClient(i),
-		HTTPHeader: map[string][]string{"Authorization": {"Bearer " + tok}},
-	})
-	if err != nil {
-		if resp != nil {
-			return nil, fmt.Errorf("handshake: HTTP %d", resp.StatusCode)
+	url := s.spec.URLs[i%len(s.spec.URLs)]
+	header := http.Header{"Authorization": {"Bearer " + tok}}
+	var conn msgConn
+	if own {
+		oc, err := dialOwn(ctx, d.forClient(i), url, header)
+		if err != nil {
+			return nil, err
 		}
-		return nil, fmt.Errorf("handshake: %w", err)
+		conn = oc
+	} else {
+		ws, resp, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: d.forClient(i), HTTPHeader: header})
+		if err != nil {
+			if resp != nil {
+				return nil, fmt.Errorf("handshake: HTTP %d", resp.StatusCode)
+			}
+			return nil, fmt.Errorf("handshake: %w", err)
+		}
+		ws.SetReadLimit(-1)
+		conn = coderConn{ws}
 	}
-	conn.SetReadLimit(-1)
 	c := &client{room: -1, conn: conn, proto: s.proto, done: make(chan struct{})}
 	if err := s.proto.greet(ctx, c, tok); err != nil {
 		_ = conn.CloseNow()
@@ -271,7 +313,7 @@ func (s *Shard) dial(ctx context.Context, d dialers, i int, tok string, t0 time.
 	if s.spec.Rooms > 0 {
 		c.room = i % s.spec.Rooms
 		room := `{"roomId":` + strconv.Quote(RoomName(s.spec.RoomPrefix, c.room)) + `}`
-		err := conn.Write(ctx, websocket.MessageText, s.proto.appendEvent(nil, "joinRoom", room, 0))
+		err := conn.Write(ctx, s.proto.appendEvent(nil, "joinRoom", room, 0))
 		if err == nil {
 			err = c.expect(ctx, "joinedRoom")
 		}
@@ -286,13 +328,13 @@ func (s *Shard) dial(ctx context.Context, d dialers, i int, tok string, t0 time.
 // expect reads frames until the next event, and fails unless it is event.
 func (c *client) expect(ctx context.Context, event string) error {
 	for {
-		_, b, err := c.conn.Read(ctx)
+		b, err := c.conn.Read(ctx)
 		if err != nil {
 			return fmt.Errorf("waiting for %s: %w", event, err)
 		}
 		f := c.proto.parse(b)
 		if f.answer != nil {
-			if err := c.conn.Write(ctx, websocket.MessageText, f.answer); err != nil {
+			if err := c.conn.Write(ctx, f.answer); err != nil {
 				return fmt.Errorf("waiting for %s: %w", event, err)
 			}
 		}
@@ -309,31 +351,39 @@ func (c *client) expect(ctx context.Context, event string) error {
 	}
 }
 
-// read is a client's reader: it handles every frame until the connection
-// ends, answering the server's pings along the way.
-func (s *Shard) read(c *client) {
-	defer close(c.done)
+// read is a goroutine reader: it handles every frame of ws, client c's
+// connection, until it ends, answering the server's pings along the way.
+func (s *Shard) read(c *client, ws *websocket.Conn) {
+	var buf bytes.Buffer
 	for {
-		_, r, err := c.conn.Reader(context.Background())
+		_, r, err := ws.Reader(context.Background())
 		if err == nil {
-			c.buf.Reset()
-			_, err = c.buf.ReadFrom(r)
+			buf.Reset()
+			_, err = buf.ReadFrom(r)
 		}
 		if err != nil {
-			if !s.closing.Load() {
-				s.dropped.Add(1)
-				s.errs.note("connection lost: " + err.Error())
-			}
+			s.lost(c, err)
 			return
 		}
-		s.handle(c, c.buf.Bytes(), time.Now())
+		s.handle(c, buf.Bytes(), time.Now())
 	}
 }
 
+// lost ends client c's reading: a dropped connection, unless the shard is
+// closing.
+func (s *Shard) lost(c *client, err error) {
+	if !s.closing.Load() {
+		s.dropped.Add(1)
+		s.errs.note("connection lost: " + err.Error())
+	}
+	close(c.done)
+}
+
+// handle handles one message b that client c received at now.
 func (s *Shard) handle(c *client, b []byte, now time.Time) {
 	f := s.proto.parse(b)
 	if f.answer != nil {
-		_ = c.conn.Write(context.Background(), websocket.MessageText, f.answer)
+		_ = c.conn.Write(context.Background(), f.answer)
 	}
 	switch string(f.event) {
 	case "notification":
@@ -389,7 +439,11 @@ func (s *Shard) onBench(c *client, b []byte, now time.Time) {
 	c.seen[i/64] |= bit
 	c.received.Add(1)
 	t := now.UnixNano()
-	s.latency.Record(time.Duration(t - ts))
+	h := s.latency
+	if c.check {
+		h = s.checkLatency
+	}
+	h.Record(time.Duration(t - ts))
 	c.last.Store(t)
 }
 
@@ -441,7 +495,7 @@ func (s *Shard) Result(ctx context.Context, args ResultArgs) (ShardResult, error
 		}
 		res.LastRecv = max(res.LastRecv, c.last.Load())
 	}
-	res.Latency = s.latency.Data()
+	res.Latency, res.CheckLatency = s.latency.Data(), s.checkLatency.Data()
 	res.MessageBytes = s.messageBytes.Load()
 	res.Sent, res.Replies, res.Failures = s.sent.Load(), s.replies.Load(), s.failures.Load()
 	res.RTT = s.rtt.Data()
@@ -453,6 +507,9 @@ func (s *Shard) Result(ctx context.Context, args ResultArgs) (ShardResult, error
 // Close ends every connection and waits for the client goroutines.
 func (s *Shard) Close() error {
 	s.closing.Store(true)
+	if s.epoll != nil {
+		s.epoll.stop() // first: the loops read the sockets closed below
+	}
 	s.mu.Lock()
 	clients, stalled := s.clients, s.stalled
 	s.mu.Unlock()

@@ -10,8 +10,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-
-	"github.com/coder/websocket"
 )
 
 // Stalled clients (fanout's --stalled) join their room like the others,
@@ -23,7 +21,7 @@ import (
 
 // stalledClient is one stalled client.
 type stalledClient struct {
-	conn *websocket.Conn
+	conn msgConn
 	raw  syscall.RawConn // its socket, for the watcher
 	end  StalledEnd      // under Shard.mu
 }
@@ -47,7 +45,7 @@ const stalledPoll = 50 * time.Millisecond
 func (s *Shard) addStalled(ctx context.Context, d dialers, i int, tok string, t0 time.Time) error {
 	var nc net.Conn
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(ci httptrace.GotConnInfo) { nc = ci.Conn }})
-	c, err := s.dial(ctx, d, i, tok, t0)
+	c, err := s.dial(ctx, d, i, tok, t0, false)
 	if err != nil {
 		return err
 	}
