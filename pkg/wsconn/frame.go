@@ -173,6 +173,10 @@ func TextFrame(payload []byte) []byte {
 	return FinishText(append(NewFrame(len(payload)), payload...))
 }
 
+// Payload is the payload of a frame built by TextFrame or FinishText: what
+// a transport without WebSocket framing (an HTTP long-poll) carries.
+func Payload(frame []byte) []byte { return frame[headerSize(frame[0], frame[1]):] }
+
 // controlFrame is an unmasked control frame; payload is at most 125 bytes.
 func controlFrame(op Opcode, payload []byte) []byte {
 	return append([]byte{0x80 | byte(op), byte(len(payload))}, payload...)

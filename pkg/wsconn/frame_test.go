@@ -64,6 +64,9 @@ func TestFinishTextLengths(t *testing.T) {
 		if !h.fin || h.op != OpText || h.masked || h.length != uint64(n) || len(f) != headerSize(f[0], f[1])+n {
 			t.Fatalf("%d bytes: header %+v, frame of %d bytes", n, h, len(f))
 		}
+		if p := Payload(f); !bytes.Equal(p, bytes.Repeat([]byte("a"), n)) {
+			t.Fatalf("%d bytes: payload of %d bytes", n, len(p))
+		}
 	}
 }
 
