@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"maps"
+	"net"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -16,14 +17,19 @@ import (
 	"github.com/gamegate/gamegate/pkg/wsconn"
 )
 
-// Client is one connected WebSocket (socket.io's Socket). Handlers and hooks
+// Client is one connected client (socket.io's Socket). Handlers and hooks
 // receive it; its methods are safe for concurrent use.
 type Client struct {
 	id     string
 	userID string
 	claims atomic.Pointer[token.Claims] // the token's; refreshToken replaces them
 	expiry *time.Timer                  // auth.expireConnections: closes at the token's exp
-	conn   *wsconn.Conn
+	// ws is the client's WebSocket. A Socket.IO client that began with
+	// HTTP long-polling has none until it upgrades: poll is that session.
+	// Deliveries and replies look at ws first (queue, send): to a WebSocket
+	// they cost no interface call.
+	ws     atomic.Pointer[wsconn.Conn]
+	poll   *polling
 	t      transport
 	srv    *Server
 	log    *zap.Logger
@@ -50,6 +56,46 @@ type Client struct {
 	idle     chan struct{} // closed when work drops to 0 while draining
 }
 
+// conn is what a Client needs of its connection. *wsconn.Conn is one;
+// *polling, an Engine.IO long-polling session, behaves as one.
+type conn interface {
+	// Send queues a frame built by wsconn.TextFrame or wsconn.FinishText.
+	Send(frame []byte) bool
+	Close(code wsconn.StatusCode, reason string, final []byte)
+	Abort()
+	SetTimer(d time.Duration)
+	Closing() bool
+	CloseSent() <-chan struct{}
+	RemoteAddr() net.Addr
+}
+
+// conn is the client's connection: its WebSocket, or its long-polling
+// session until it upgrades.
+func (c *Client) conn() conn {
+	if ws := c.ws.Load(); ws != nil {
+		return ws
+	}
+	return c.poll
+}
+
+// send queues frame for the client.
+func (c *Client) send(frame []byte) bool {
+	if ws := c.ws.Load(); ws != nil {
+		return ws.Send(frame)
+	}
+	return c.poll.Send(frame)
+}
+
+// queue adds frame to broadcast f for the client and reports whether the
+// client took it: a WebSocket is written with f's other recipients, a
+// long-polling session keeps it for its next GET.
+func (c *Client) queue(f *wsconn.Fanout, frame []byte) bool {
+	if ws := c.ws.Load(); ws != nil {
+		return f.Send(ws, frame)
+	}
+	return c.poll.Send(frame)
+}
+
 // ID is the client's id, unique on this node, as sent in `connected`.
 func (c *Client) ID() string { return c.id }
 
@@ -69,7 +115,7 @@ func (c *Client) Context() context.Context { return c.ctx }
 func (c *Client) Join(room string) {
 	c.roomsMu.Lock()
 	defer c.roomsMu.Unlock()
-	if c.rooms == nil || c.conn.Closing() {
+	if c.rooms == nil || c.conn().Closing() {
 		return
 	}
 	if _, in := c.rooms[room]; in {
@@ -156,7 +202,7 @@ func (c *Client) Emit(event string, data any) error {
 	if err != nil {
 		return err
 	}
-	c.conn.Send(wsconn.FinishText(c.t.appendEvent(wsconn.NewFrame(len(event)+len(raw)+32), event, raw, "", "")))
+	c.send(wsconn.FinishText(c.t.appendEvent(wsconn.NewFrame(len(event)+len(raw)+32), event, raw, "", "")))
 	return nil
 }
 
@@ -168,7 +214,7 @@ func (c *Client) Close(code wsconn.StatusCode, reason string) {
 	if f := c.t.farewell(code); f != nil {
 		final = wsconn.TextFrame(f)
 	}
-	c.conn.Close(code, reason, final)
+	c.conn().Close(code, reason, final)
 }
 
 // reply encodes a handler's reply or an exception, echoing the request id.
@@ -183,7 +229,7 @@ func (c *Client) reply(event string, data any, id json.RawMessage) []byte {
 
 // sendReply sends a handler's reply or an exception.
 func (c *Client) sendReply(event string, data any, id json.RawMessage) {
-	c.conn.Send(c.reply(event, data, id))
+	c.send(c.reply(event, data, id))
 }
 
 type exceptionData struct {

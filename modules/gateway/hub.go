@@ -335,7 +335,7 @@ func (h *Hub) enqueue(d Delivery) (*wsconn.Fanout, int) {
 		if c.id == d.Except {
 			continue
 		}
-		if f.Send(c.conn, d.Msg.frame(c.t)) {
+		if c.queue(f, d.Msg.frame(c.t)) {
 			n++
 		} else if track != nil {
 			h.receipts.missed(track, c)

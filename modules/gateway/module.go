@@ -58,10 +58,18 @@ func newServer(lc fx.Lifecycle, p Params) (*Server, error) {
 	return s, nil
 }
 
+// routes are /game and, with Socket.IO, /socket.io/: its GETs hold
+// long-polls open, which the HTTP server's stop releases, and it answers
+// CORS itself, with credentials, as socket.io does.
 func routes(s *Server, cfg config.Gateway) []httpserver.Route {
 	r := []httpserver.Route{{Method: http.MethodGet, Path: cfg.Path, Handler: s.Handle}}
 	if cfg.SocketIO.Enabled {
-		r = append(r, httpserver.Route{Method: http.MethodGet, Path: cfg.SocketIO.Path, Handler: s.HandleSocketIO})
+		sio := func(method string) httpserver.Route {
+			return httpserver.Route{Method: method, Path: cfg.SocketIO.Path, Handler: s.HandleSocketIO, OwnCORS: true}
+		}
+		get := sio(http.MethodGet)
+		get.Release = s.releasePolls
+		r = append(r, get, sio(http.MethodPost), sio(http.MethodOptions))
 	}
 	return r
 }

@@ -355,10 +355,10 @@ func (p *presence) flush() {
 			i, _ := slices.BinarySearch(b.seqs, seen+1)
 			switch due := len(b.seqs) - i; {
 			case due > presenceBurst:
-				f.Send(c.conn, b.list.frame(c.t))
+				c.queue(f, b.list.frame(c.t))
 			default:
 				for _, m := range b.events[i:] {
-					f.Send(c.conn, m.frame(c.t))
+					c.queue(f, m.frame(c.t))
 				}
 			}
 		}

@@ -43,8 +43,18 @@ type Server struct {
 	sessions *sessions   // nil without recovery
 	sweeper  *time.Timer // forgets expired sessions and history
 
+	// Engine.IO long-polling: this node's tag in the sids it gives, and the
+	// relay to the other nodes' sessions (nil on one node).
+	tag   string
+	relay PollRelay
+	// released is closed once the HTTP server stops accepting: GETs no
+	// longer wait.
+	released    chan struct{}
+	releaseOnce sync.Once
+
 	mu       sync.Mutex
 	live     map[*Client]struct{} // every connection, Socket.IO handshakes included
+	polls    map[string]*Client   // long-polling sessions, by sid, until they end
 	stopping bool
 	gone     chan struct{} // closed when live empties once stopping
 }
@@ -60,7 +70,9 @@ type Params struct {
 	Auth     config.Auth
 	Sockets  *Sockets
 	// Store, when set, shares sessions with the other nodes (clustered).
-	Store    SessionStore `optional:"true"`
+	Store SessionStore `optional:"true"`
+	// Relay, when set, carries long-polling requests to the other nodes.
+	Relay    PollRelay `optional:"true"`
 	Verifier *token.Verifier
 	Hub      *Hub
 	Log      *zap.Logger
@@ -77,6 +89,10 @@ func NewServer(p Params) (*Server, error) {
 		cfg: cfg, verifier: p.Verifier, hub: p.Hub, log: p.Log.Named("gateway"), metrics: p.Hub.metrics,
 		handlers: make(map[string]Handler, len(p.Handlers)), guards: p.Guards, hooks: p.Hooks,
 		live: make(map[*Client]struct{}), gone: make(chan struct{}), node: p.Wallet.Node(), auth: p.Auth,
+		polls: make(map[string]*Client), released: make(chan struct{}), tag: nodeTag(p.Wallet.Node()), relay: p.Relay,
+	}
+	if s.relay != nil {
+		s.relay.ServePolls(s.tag, s.serveRelayed)
 	}
 	for _, h := range p.Handlers {
 		if _, dup := s.handlers[h.Event]; dup {
@@ -159,16 +175,21 @@ func (s *Server) upgradeFailed(ec echo.Context, err error) error {
 // newClient makes the client of a new connection and tracks it, so that a
 // stop reaches it; a connection that arrives while the node stops is
 // closed with 1001 at once.
-func (s *Server) newClient(conn *wsconn.Conn, t transport) *Client {
+func (s *Server) newClient(cn conn, t transport) *Client {
 	c := &Client{
 		id:          rand.Text(),
-		conn:        conn,
 		t:           t,
 		srv:         s,
 		log:         s.log,
 		rooms:       make(map[string]uint64, 2),
 		connectedAt: time.Now(),
 		limiter:     rate.NewLimiter(rate.Limit(s.cfg.RateLimit.PerSecond), s.cfg.RateLimit.Burst),
+	}
+	switch cn := cn.(type) {
+	case *wsconn.Conn:
+		c.ws.Store(cn)
+	case *polling:
+		c.poll = cn
 	}
 	// Not derived from a server context: that would cost every connection an
 	// entry in the parent's table.
@@ -252,7 +273,7 @@ func (s *Server) begin(c *Client, claims token.Claims, want *resume) {
 			break
 		}
 	}
-	c.conn.SetTimer(s.cfg.PingInterval)
+	c.conn().SetTimer(s.cfg.PingInterval)
 	c.armExpiry()
 	s.limitSessions(c)
 	s.log.Debug("client connected", zap.String("clientId", c.id), zap.String("userId", c.userID))
@@ -269,9 +290,9 @@ func (s *Server) greet(c *Client, want *resume) *wsconn.Fanout {
 	f := s.hub.writers.Fanout()
 	hello := func(data connected) {
 		if w := c.t.welcome(c); w != nil {
-			f.Send(c.conn, wsconn.TextFrame(w))
+			c.queue(f, wsconn.TextFrame(w))
 		}
-		f.Send(c.conn, c.reply("connected", data, nil))
+		c.queue(f, c.reply("connected", data, nil))
 	}
 	j := s.hub.journal
 	if j == nil {
@@ -330,7 +351,7 @@ func (s *Server) greet(c *Client, want *resume) *wsconn.Fanout {
 		}
 	}
 	for _, k := range replay {
-		f.Send(c.conn, k.msg.frame(c.t))
+		c.queue(f, k.msg.frame(c.t))
 	}
 	j.mu.Unlock()
 	c.roomsMu.Unlock()
@@ -357,6 +378,9 @@ func (s *Server) cleanup(c *Client, err error) {
 	s.hub.remove(c)
 	s.mu.Lock()
 	delete(s.live, c)
+	if c.poll != nil {
+		delete(s.polls, c.poll.sid)
+	}
 	if s.stopping && len(s.live) == 0 {
 		close(s.gone)
 	}
@@ -467,6 +491,10 @@ func (s *Server) Stop(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	defer s.ws.Close()
+	// The HTTP server, which stopped first, releases the waiting GETs on a
+	// goroutine of its own: by now it has, or no GET could come anyway, so
+	// the long-polling sessions end as they close.
+	s.releasePolls()
 	if s.sweeper != nil {
 		s.sweeper.Stop()
 	}
@@ -507,7 +535,7 @@ func (s *Server) Stop(ctx context.Context) error {
 		s.log.Warn("shutdown timeout: cutting the connections still open", zap.Int("connections", left))
 		for _, c := range clients {
 			c.cancel()
-			c.conn.Abort()
+			c.conn().Abort()
 		}
 		<-s.gone
 		return ctx.Err()

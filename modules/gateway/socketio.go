@@ -1,14 +1,10 @@
 package gateway
 
 import (
-	"crypto/rand"
 	"encoding/json"
-	"errors"
-	"net/http"
-
-	"github.com/labstack/echo/v4"
-	"go.uber.org/zap"
 	"sync/atomic"
+
+	"go.uber.org/zap"
 
 	"github.com/gamegate/gamegate/pkg/envelope"
 	"github.com/gamegate/gamegate/pkg/socketio"
@@ -16,64 +12,11 @@ import (
 	"github.com/gamegate/gamegate/pkg/wsconn"
 )
 
-// Socket.IO clients (socket.io-client v4) connect unchanged: Engine.IO 4 over
-// the WebSocket transport, Socket.IO 5 packets on top, the namespace being
-// the plain endpoint's path (/game). Everything after the handshake is the
-// same session as a plain client's: handlers, guards, rooms, limits.
-
-// engineError is Engine.IO's HTTP error body, which socket.io-client reports.
-type engineError struct {
-	Code    int    `json:"code"`
-	Message string `json:"message"`
-}
-
-// Engine.IO's error codes.
-const (
-	engineTransportUnknown = 0
-	engineBadRequest       = 3
-	engineForbidden        = 4
-	engineUnsupported      = 5
-)
-
-// HandleSocketIO is the echo handler for GET /socket.io/.
-func (s *Server) HandleSocketIO(ec echo.Context) error {
-	r := ec.Request()
-	q := r.URL.Query()
-	switch {
-	case s.isStopping():
-		return ec.JSON(http.StatusServiceUnavailable, engineError{engineBadRequest, "server is stopping"})
-	case q.Get("EIO") != "4":
-		return ec.JSON(http.StatusBadRequest, engineError{engineUnsupported,
-			"unsupported Engine.IO protocol version " + q.Get("EIO") + ": use socket.io-client v4"})
-	case q.Get("transport") != "websocket":
-		return ec.JSON(http.StatusBadRequest, engineError{engineTransportUnknown,
-			`only the websocket transport is supported: connect with transports: ["websocket"]`})
-	case !s.originAllowed(r):
-		return ec.JSON(http.StatusForbidden, engineError{engineForbidden, "origin not allowed"})
-	}
-	conn, err := s.ws.Upgrade(ec.Response(), r)
-	if err != nil {
-		var he *wsconn.HandshakeError
-		if errors.As(err, &he) {
-			return ec.JSON(he.Status, engineError{engineBadRequest, he.Message})
-		}
-		return s.upgradeFailed(ec, err)
-	}
-	// The session begins with the client's CONNECT (sioTransport.read); what
-	// the handshake needs of the request is kept: the request itself is
-	// released when this handler returns.
-	t := &sioTransport{ns: s.cfg.Path, fallback: token.FromRequest(r)}
-	c := s.newClient(conn, t)
-	conn.Send(wsconn.TextFrame(socketio.AppendOpen(nil, socketio.Open{
-		SID:          rand.Text(),
-		PingInterval: s.cfg.PingInterval.Milliseconds(),
-		PingTimeout:  s.cfg.PongTimeout.Milliseconds(),
-		MaxPayload:   s.cfg.MaxMessageBytes,
-	})))
-	conn.SetTimer(s.cfg.SocketIO.ConnectTimeout)
-	conn.Serve((*connEvents)(c))
-	return nil
-}
+// Socket.IO clients (socket.io-client v4) connect unchanged: Engine.IO 4
+// (engineio.go: HTTP long-polling or a WebSocket), Socket.IO 5 packets on
+// top, the namespace being the plain endpoint's path (/game). Everything
+// after the handshake is the same session as a plain client's: handlers,
+// guards, rooms, limits.
 
 // handshake answers a packet that comes before the client's CONNECT to the
 // namespace: a CONNECT whose token verifies begins the session; a refused
@@ -91,15 +34,15 @@ func (t *sioTransport) handshake(c *Client, msg []byte) {
 		return // socket.io ignores packets for namespaces not joined
 	}
 	if p.Namespace != t.ns {
-		c.conn.Send(wsconn.TextFrame(socketio.AppendConnectError(nil, p.Namespace, "Invalid namespace")))
+		c.send(wsconn.TextFrame(socketio.AppendConnectError(nil, p.Namespace, "Invalid namespace")))
 		return
 	}
 	s := c.srv
 	auth := t.auth(p.Payload)
 	claims, err := s.verifier.Verify(c.ctx, auth.token)
 	if err != nil {
-		s.log.Debug("socket.io connect refused", zap.String("remote", c.conn.RemoteAddr().String()), zap.Error(err))
-		c.conn.Send(wsconn.TextFrame(socketio.AppendConnectError(nil, t.ns, token.Message(err))))
+		s.log.Debug("socket.io connect refused", zap.Stringer("remote", c.conn().RemoteAddr()), zap.Error(err))
+		c.send(wsconn.TextFrame(socketio.AppendConnectError(nil, t.ns, token.Message(err))))
 		return
 	}
 	t.connected.Store(true) // first: the session's timer and hooks see it
@@ -219,7 +162,7 @@ func (t *sioTransport) read(c *Client, op wsconn.Opcode, msg []byte) {
 		t.hb.answered()
 		return
 	case socketio.EnginePing: // an Engine.IO 3 habit; answer it anyway
-		c.conn.Send(wsconn.TextFrame([]byte{socketio.EnginePong}))
+		c.send(wsconn.TextFrame([]byte{socketio.EnginePong}))
 		return
 	case socketio.EngineClose:
 		c.Close(wsconn.StatusNormalClosure, "")
@@ -264,11 +207,11 @@ func (t *sioTransport) read(c *Client, op wsconn.Opcode, msg []byte) {
 // bounds the wait for the client's CONNECT.
 func (t *sioTransport) keepalive(c *Client) {
 	if !t.connected.Load() {
-		c.srv.log.Debug("socket.io client sent no CONNECT in time", zap.String("remote", c.conn.RemoteAddr().String()))
+		c.srv.log.Debug("socket.io client sent no CONNECT in time", zap.Stringer("remote", c.conn().RemoteAddr()))
 		c.Close(wsconn.StatusPolicyViolation, "no CONNECT within the connect timeout")
 		return
 	}
-	t.hb.beat(c, func() bool { return c.conn.Send(sioPing) })
+	t.hb.beat(c, func() bool { return c.send(sioPing) })
 }
 
 // sioPing is Engine.IO's ping packet, shared by every connection.

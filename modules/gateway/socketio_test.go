@@ -2,8 +2,6 @@ package gateway_test
 
 import (
 	"encoding/json"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -118,24 +116,6 @@ func TestSocketIOTokenFromQuery(t *testing.T) {
 	c.SendRaw(`40/game,`)
 	c.expectPrefix(`40/game,{"sid":`)
 	c.expectPrefix(`42/game,["connected",`)
-}
-
-func TestSocketIORefusesOtherTransports(t *testing.T) {
-	n := gt.Start(t, gt.Config())
-	for query, want := range map[string]string{
-		"EIO=4&transport=polling":   `{"code":0,"message":"only the websocket transport is supported: connect with transports: [\"websocket\"]"}`,
-		"EIO=3&transport=websocket": `{"code":5,"message":"unsupported Engine.IO protocol version 3: use socket.io-client v4"}`,
-	} {
-		resp, err := http.Get(n.URL + "/socket.io/?" + query)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 400 || strings.TrimSpace(string(body)) != want {
-			t.Fatalf("%s: %d %s", query, resp.StatusCode, body)
-		}
-	}
 }
 
 func TestSocketIOEventsAcksAndExceptions(t *testing.T) {

@@ -203,7 +203,7 @@ func (s *Sockets) local(ctx context.Context, op Op) Answer {
 		}
 		for _, c := range clients {
 			select {
-			case <-c.conn.CloseSent():
+			case <-c.conn().CloseSent():
 			case <-ctx.Done():
 			}
 		}

@@ -80,7 +80,7 @@ func (*plain) read(c *Client, op wsconn.Opcode, msg []byte) {
 }
 
 // keepalive sends a WebSocket ping.
-func (t *plain) keepalive(c *Client) { t.hb.beat(c, c.conn.Ping) }
+func (t *plain) keepalive(c *Client) { t.hb.beat(c, c.ws.Load().Ping) }
 
 func (t *plain) pong() { t.hb.answered() }
 
@@ -100,24 +100,31 @@ func (h *heartbeat) beat(c *Client, ping func() bool) {
 			c.dropSilent()
 			return
 		}
-		c.conn.SetTimer(max(cfg.PingInterval-cfg.PongTimeout, time.Millisecond))
+		c.conn().SetTimer(max(cfg.PingInterval-cfg.PongTimeout, time.Millisecond))
 		return
 	}
 	h.awaiting.Store(true) // before the ping goes out: the pong may be quick
 	h.pinged = true
 	ping()
-	c.conn.SetTimer(cfg.PongTimeout)
+	c.conn().SetTimer(cfg.PongTimeout)
 }
 
 func (h *heartbeat) answered() { h.awaiting.Store(false) }
 
+// reset starts the heartbeat afresh, on a client's new connection, with no
+// tick of the old one's timer under way.
+func (h *heartbeat) reset() {
+	h.awaiting.Store(false)
+	h.pinged = false
+}
+
 // dropSilent drops a client that stopped answering pings, without a close
 // frame: it is not listening.
 func (c *Client) dropSilent() {
-	if c.conn.Closing() {
+	if c.conn().Closing() {
 		return
 	}
 	c.log.Info("no pong from client; dropping connection",
 		zap.String("clientId", c.id), zap.String("userId", c.userID), zap.Duration("pongTimeout", c.srv.cfg.PongTimeout))
-	c.conn.Abort()
+	c.conn().Abort()
 }

@@ -27,6 +27,13 @@ type Route struct {
 	Path       string
 	Handler    echo.HandlerFunc
 	Middleware []echo.MiddlewareFunc
+	// OwnCORS: the handler answers CORS itself, preflights included, and
+	// the server's CORS middleware leaves its path alone.
+	OwnCORS bool
+	// Release, when set, runs once the server stops accepting: a handler
+	// that holds requests open (a long-poll) answers them, so that the stop,
+	// which waits for the requests in flight, does not wait for it.
+	Release func()
 }
 
 // The server's value groups.
@@ -102,29 +109,42 @@ func New(p Params) *Server {
 		e.Use(echo.MiddlewareFunc(m))
 	}
 	e.Use(middleware.BodyLimit(fmt.Sprint(p.Config.MaxBodyBytes) + "B"))
-	e.Use(middleware.CORSWithConfig(middleware.CORSConfig{AllowOrigins: p.CORS.CORS.Origins}))
+	ownCORS := make(map[string]bool)
+	for _, r := range p.Routes {
+		if r.OwnCORS {
+			ownCORS[r.Path] = true
+		}
+	}
+	e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
+		AllowOrigins: p.CORS.CORS.Origins,
+		Skipper:      func(c echo.Context) bool { return ownCORS[c.Path()] },
+	}))
 	e.Use(atCap(limit))
+	srv := &http.Server{
+		Handler:  e,
+		ErrorLog: zap.NewStdLog(p.Log.Named("http")),
+		// ReadTimeout bounds the whole request from its first byte, the
+		// headers too (ReadHeaderTimeout defaults to it), however slowly
+		// it trickles in. Upgraded WebSockets are hijacked: the gateway
+		// sets their deadlines.
+		ReadTimeout:  p.Config.RequestTimeout,
+		WriteTimeout: p.Config.WriteTimeout,
+		IdleTimeout:  p.Config.IdleTimeout,
+		ConnContext:  markOverCap,
+	}
 	for _, r := range p.Routes {
 		e.Add(r.Method, r.Path, r.Handler, r.Middleware...)
+		if r.Release != nil {
+			srv.RegisterOnShutdown(r.Release)
+		}
 	}
 	if p.Config.Pprof {
 		e.Any("/debug/pprof/*", echo.WrapHandler(http.DefaultServeMux))
 		p.Log.Warn("serving profiles at /debug/pprof/ (http.pprof): do not expose this port publicly")
 	}
 	return &Server{
-		echo: e,
-		srv: &http.Server{
-			Handler:  e,
-			ErrorLog: zap.NewStdLog(p.Log.Named("http")),
-			// ReadTimeout bounds the whole request from its first byte, the
-			// headers too (ReadHeaderTimeout defaults to it), however slowly
-			// it trickles in. Upgraded WebSockets are hijacked: the gateway
-			// sets their deadlines.
-			ReadTimeout:  p.Config.RequestTimeout,
-			WriteTimeout: p.Config.WriteTimeout,
-			IdleTimeout:  p.Config.IdleTimeout,
-			ConnContext:  markOverCap,
-		},
+		echo:  e,
+		srv:   srv,
 		addr:  p.Config.Addr,
 		log:   p.Log.Named("http"),
 		limit: limit,

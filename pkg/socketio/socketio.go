@@ -1,11 +1,13 @@
 // Package socketio reads and writes the packets of Socket.IO protocol 5
-// carried by Engine.IO protocol 4 over WebSocket, which is what
-// socket.io-client v4 speaks. Only JSON payloads are supported: binary
-// attachments are recognised so that they can be refused clearly.
+// carried by Engine.IO protocol 4, which is what socket.io-client v4
+// speaks. Only JSON payloads are supported: binary attachments are
+// recognised so that they can be refused clearly.
 //
-// Over WebSocket each text frame is one Engine.IO packet: a type digit and
-// its data. A Socket.IO packet travels as the data of an Engine.IO message
-// ("4"):
+// An Engine.IO packet is a type digit and its data: over WebSocket each
+// text frame is one packet; over HTTP long-polling a request's or a
+// response's body is a payload of packets, each but the last followed by
+// Separator. A Socket.IO packet travels as the data of an Engine.IO
+// message ("4"):
 //
 //	<type>[<attachments>-][<namespace>,][<ack id>][JSON payload]
 package socketio
@@ -27,6 +29,10 @@ const (
 	EngineUpgrade = '5'
 	EngineNoop    = '6'
 )
+
+// Separator ends each packet of a long-polling payload but the last (the
+// ASCII record separator, which JSON text never holds unescaped).
+const Separator = '\x1e'
 
 // Type is a Socket.IO packet type.
 type Type byte

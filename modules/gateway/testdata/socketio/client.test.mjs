@@ -4,13 +4,17 @@
 // (POST /restart stops the gateway and starts it again on the same port).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import net from 'node:net';
 import { io } from 'socket.io-client';
 
 const { GATEWAY_URL, TOKEN_ALICE, TOKEN_BOB, TOKEN_ADMIN, CONTROL_URL } = process.env;
 const sockets = [];
 after(() => sockets.forEach((s) => s.close()));
 
-// open connects to the /game namespace the way a game client in the field does.
+// open connects to the /game namespace over a WebSocket only, as the clients
+// of the NestJS service were told to (transports: ['websocket']); opts may
+// change that.
 function open(token, opts = {}) {
   const s = io(`${GATEWAY_URL}/game`, { transports: ['websocket'], auth: token ? { token } : {}, ...opts });
   sockets.push(s);
@@ -97,11 +101,6 @@ test('binary attachments are refused with a clear message', async () => {
   assert.ok((await s.timeout(3000).emitWithAck('ping')).ts > 0, 'the connection goes on');
 });
 
-test('the polling transport is refused with a clear reason', async () => {
-  const res = await fetch(`${GATEWAY_URL}/socket.io/?EIO=4&transport=polling`);
-  assert.equal(res.status, 400);
-  assert.match((await res.json()).message, /transports: \["websocket"\]/);
-});
 
 test('a server-initiated disconnect is "io server disconnect"', async () => {
   const { s } = await connected(TOKEN_ALICE);
@@ -140,24 +139,129 @@ async function until(cond, ms = 5000) {
   }
 }
 
-test('connection state recovery: the socket comes back with its id and rooms, and what it missed', async () => {
-  const s = open(TOKEN_ALICE, { reconnectionDelay: 200, reconnectionDelayMax: 400 });
+// recovers checks connection state recovery on s, a new socket: it comes
+// back with its id and its room, and what it missed, each once, in order.
+async function recovers(s, room) {
   const hello = await once(s, 'connected');
   assert.equal(s.recovered, false);
-  await s.emitWithAck('joinRoom', { roomId: 'table-9' });
+  await s.emitWithAck('joinRoom', { roomId: room });
   const got = [];
   s.on('notification', (m) => got.push(m.n));
-  await broadcast('table-9', { n: 0 });
+  await broadcast(room, { n: 0 });
   await until(() => got.length === 1);
 
   const down = once(s, 'disconnect');
   s.io.engine.close(); // the connection goes; the client reconnects by itself
   await down;
-  for (let n = 1; n <= 5; n++) await broadcast('table-9', { n });
+  for (let n = 1; n <= 5; n++) await broadcast(room, { n });
   await once(s, 'connect', 10000);
   assert.equal(s.recovered, true, 'socket.recovered');
   assert.equal(s.id, hello.clientId, 'the same socket id');
-  await broadcast('table-9', { n: 6 }); // live again, in the same room
+  await broadcast(room, { n: 6 }); // live again, in the same room
   await until(() => got.length === 7);
   assert.deepEqual(got, [0, 1, 2, 3, 4, 5, 6], 'each once, in order');
+}
+
+const quickReconnect = { reconnectionDelay: 200, reconnectionDelayMax: 400 };
+
+test('connection state recovery: the socket comes back with its id and rooms, and what it missed', async () => {
+  await recovers(open(TOKEN_ALICE, quickReconnect), 'table-9');
+});
+
+// Default options: HTTP long-polling first, then the upgrade to a WebSocket.
+
+// gatedAgent holds the TCP connection of the client's WebSocket until
+// open() is called, so that a test sees the session on polling first and
+// chooses when the upgrade happens. It changes nothing else.
+function gatedAgent() {
+  let open;
+  const opened = new Promise((resolve) => { open = resolve; });
+  const agent = new http.Agent();
+  agent.createConnection = (options, done) => {
+    opened.then(() => done(null, net.createConnection(options)));
+  };
+  return { agent, open };
+}
+
+// openDefault connects with socket.io-client's default options; the
+// WebSocket of the upgrade waits for the gate.
+function openDefault(token, gate) {
+  const s = io(`${GATEWAY_URL}/game`, { auth: { token }, transportOptions: { websocket: { agent: gate.agent } } });
+  sockets.push(s);
+  return s;
+}
+
+const transport = (s) => s.io.engine.transport.name;
+
+// exchange checks events both ways: an ack, a reply as its event, an
+// exception, and a REST broadcast to a room.
+async function exchange(s, room) {
+  assert.deepEqual(await s.timeout(3000).emitWithAck('joinRoom', { roomId: room }), { roomId: room });
+  s.emit('ping');
+  assert.ok((await once(s, 'pong')).ts > 0);
+  s.emit('fly');
+  assert.deepEqual(await once(s, 'exception'), { status: 'error', message: 'unknown event "fly"' });
+  const got = once(s, 'notification');
+  await broadcast(room, { text: room });
+  assert.deepEqual(await got, { text: room });
+}
+
+test('default options: the session opens on polling, works there, then upgrades to websocket', async () => {
+  const gate = gatedAgent();
+  const s = openDefault(TOKEN_ALICE, gate);
+  const hello = await once(s, 'connected');
+  assert.equal(transport(s), 'polling');
+  await exchange(s, 'before-upgrade');
+  assert.equal(transport(s), 'polling', 'everything so far went over polling');
+
+  const upgraded = new Promise((resolve) => s.io.engine.once('upgrade', (t) => resolve(t.name)));
+  gate.open();
+  assert.equal(await upgraded, 'websocket');
+  assert.equal(transport(s), 'websocket');
+  await exchange(s, 'after-upgrade');
+  assert.equal(s.id, hello.clientId, 'the same socket throughout');
+});
+
+test('default options: broadcasts before, during and after the upgrade arrive once each, in order', async () => {
+  const gate = gatedAgent();
+  const s = openDefault(TOKEN_BOB, gate);
+  await once(s, 'connected');
+  await s.emitWithAck('joinRoom', { roomId: 'seam' });
+  const got = [];
+  const on = { polling: 0, websocket: 0 };
+  s.on('notification', (m) => {
+    got.push(m.n);
+    on[transport(s)]++;
+  });
+  let upgraded = false;
+  s.io.engine.once('upgrade', () => { upgraded = true; });
+  let sent = 0;
+  for (let after = 0; after < 20; sent++) {
+    if (sent === 10) { // 10 over polling; the next ones race the upgrade
+      await until(() => got.length === 10);
+      gate.open();
+    }
+    await broadcast('seam', { n: sent });
+    if (upgraded) after++;
+  }
+  await until(() => got.length >= sent);
+  assert.deepEqual(got, [...Array(sent).keys()], 'each once, in order');
+  assert.ok(on.polling >= 10 && on.websocket >= 20, JSON.stringify(on));
+});
+
+test('transports: ["polling"] only: events both ways, acks, broadcasts and the server\'s disconnect', async () => {
+  const s = open(TOKEN_ALICE, { transports: ['polling'] });
+  const hello = await once(s, 'connected');
+  assert.equal(hello.clientId, s.id);
+  await exchange(s, 'polling-only');
+  const refused = await s.timeout(3000).emitWithAck('joinRoom', { roomId: 'user:bob' });
+  assert.deepEqual(refused, { status: 'error', message: 'forbidden' });
+  assert.equal(transport(s), 'polling');
+  s.emit('kickMe');
+  assert.equal(await once(s, 'disconnect'), 'io server disconnect');
+  assert.equal(s.active, false, 'the client does not reconnect by itself');
+});
+
+test('transports: ["polling"] only: connection state recovery', async () => {
+  await recovers(open(TOKEN_BOB, { transports: ['polling'], ...quickReconnect }), 'poll-9');
 });
