@@ -218,6 +218,9 @@ func (a *Adapter) Publish(ctx context.Context, d gateway.Delivery) error {
 // Remote runs operations on the other nodes' connections.
 func (a *Adapter) Remote() gateway.Remote { return a.peers }
 
+// PollRelay carries long-polling requests to the node of their session.
+func (a *Adapter) PollRelay() gateway.PollRelay { return a.peers }
+
 // SessionStore is the store that shares sessions between the nodes, nil
 // without recovery.
 func (a *Adapter) SessionStore() gateway.SessionStore {

@@ -23,6 +23,7 @@ var Module = fx.Options(
 			New,
 			(*Adapter).SessionStore,
 			(*Adapter).Remote,
+			(*Adapter).PollRelay,
 			health.AsCheck(readiness),
 		),
 		fx.Invoke(func(lc fx.Lifecycle, a *Adapter) {

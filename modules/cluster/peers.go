@@ -24,6 +24,7 @@ import (
 //     keeps each node's messages in order.
 //   - operations (gateway.Op): a request on gamegate.ops that every other
 //     node answers; the asker waits for the nodes it knows are alive.
+//   - long-polling requests for another node's session (polls.go).
 const (
 	presencePrefix = "gamegate.presence."
 	opsSubject     = "gamegate.ops"
@@ -58,9 +59,11 @@ type peers struct {
 
 	clash sync.Once // said that another node has our name
 
-	mu    sync.Mutex
-	known map[string]peer // by node
-	run   func(context.Context, gateway.Op) gateway.Answer
+	mu      sync.Mutex
+	known   map[string]peer // by node
+	run     func(context.Context, gateway.Op) gateway.Answer
+	pollTag string // this node's name in the sids it gives
+	poll    func(context.Context, gateway.PollRequest) gateway.PollAnswer
 }
 
 type peer struct {
@@ -248,11 +251,17 @@ func (p *peers) reported(m *nats.Msg) {
 
 // subscribe starts hearing the other nodes on nc.
 func (p *peers) subscribe(nc *nats.Conn) error {
-	for subject, handler := range map[string]nats.MsgHandler{
+	subjects := map[string]nats.MsgHandler{
 		presencePrefix + "*":           p.receive,
 		opsSubject:                     p.answer,
 		reportPrefix + nodeKey(p.node): p.reported,
-	} {
+	}
+	p.mu.Lock()
+	if p.poll != nil {
+		subjects[pollPrefix+p.pollTag] = p.relayed
+	}
+	p.mu.Unlock()
+	for subject, handler := range subjects {
 		if _, err := nc.Subscribe(subject, handler); err != nil {
 			return err
 		}

@@ -7,8 +7,9 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import { io } from 'socket.io-client';
+import { broadcast, joinAndTalk, once, until } from './helpers.mjs';
 
-const { GATEWAY_URL, TOKEN_ALICE, TOKEN_BOB, TOKEN_ADMIN, CONTROL_URL } = process.env;
+const { GATEWAY_URL, TOKEN_ALICE, TOKEN_BOB, CONTROL_URL } = process.env;
 const sockets = [];
 after(() => sockets.forEach((s) => s.close()));
 
@@ -19,16 +20,6 @@ function open(token, opts = {}) {
   const s = io(`${GATEWAY_URL}/game`, { transports: ['websocket'], auth: token ? { token } : {}, ...opts });
   sockets.push(s);
   return s;
-}
-
-function once(socket, event, ms = 5000) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${event} within ${ms} ms`)), ms);
-    socket.once(event, (arg) => {
-      clearTimeout(timer);
-      resolve(arg);
-    });
-  });
 }
 
 async function connected(token) {
@@ -85,12 +76,7 @@ test('a REST broadcast reaches socket.io members of the room', async () => {
   await alice.s.emitWithAck('joinRoom', { roomId: 'table-7' });
   await bob.s.emitWithAck('joinRoom', { roomId: 'table-7' });
   const got = Promise.all([once(alice.s, 'notification'), once(bob.s, 'notification')]);
-  const res = await fetch(`${GATEWAY_URL}/notifications/broadcast`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN_ADMIN}` },
-    body: JSON.stringify({ roomId: 'table-7', message: { text: 'gg' } }),
-  });
-  assert.equal(res.status, 200);
+  await broadcast('table-7', { text: 'gg' });
   assert.deepEqual(await got, [{ text: 'gg' }, { text: 'gg' }]);
 });
 
@@ -121,23 +107,6 @@ test('the client reconnects by itself after the server restarts', async () => {
   assert.notEqual(again.clientId, first.clientId);
   assert.deepEqual(await s.timeout(3000).emitWithAck('joinRoom', { roomId: 'after' }), { roomId: 'after' });
 });
-
-async function broadcast(roomId, message) {
-  const res = await fetch(`${GATEWAY_URL}/notifications/broadcast`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN_ADMIN}` },
-    body: JSON.stringify({ roomId, message }),
-  });
-  assert.equal(res.status, 200);
-}
-
-async function until(cond, ms = 5000) {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 // recovers checks connection state recovery on s, a new socket: it comes
 // back with its id and its room, and what it missed, each once, in order.
@@ -196,11 +165,7 @@ const transport = (s) => s.io.engine.transport.name;
 // exchange checks events both ways: an ack, a reply as its event, an
 // exception, and a REST broadcast to a room.
 async function exchange(s, room) {
-  assert.deepEqual(await s.timeout(3000).emitWithAck('joinRoom', { roomId: room }), { roomId: room });
-  s.emit('ping');
-  assert.ok((await once(s, 'pong')).ts > 0);
-  s.emit('fly');
-  assert.deepEqual(await once(s, 'exception'), { status: 'error', message: 'unknown event "fly"' });
+  await joinAndTalk(s, room);
   const got = once(s, 'notification');
   await broadcast(room, { text: room });
   assert.deepEqual(await got, { text: room });
