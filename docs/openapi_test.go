@@ -59,9 +59,11 @@ func allRoutes() config.Config {
 
 // Every route the application registers in echo is in openapi.yaml with its
 // method, and every operation there is registered. Left out, as
-// docs/protocol.md says: the WebSocket endpoints (asyncapi.yaml describes
-// them) and /debug/pprof/, Go's own profiles. A route ending in * serves
-// every path under it, so it answers for the operations under its prefix.
+// docs/protocol.md says: the WebSocket endpoint /game (asyncapi.yaml
+// describes it) and /debug/pprof/, Go's own profiles. /socket.io/ is in:
+// its WebSocket shares GET with the handshake and long-polling. A route
+// ending in * serves every path under it, so it answers for the operations
+// under its prefix.
 func TestOpenAPICoversEveryRoute(t *testing.T) {
 	cfg := allRoutes()
 	var srv *httpserver.Server
@@ -74,7 +76,7 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 	var registered []route
 	for _, r := range srv.Echo().Routes() {
 		switch {
-		case r.Path == cfg.Gateway.Path, r.Path == cfg.Gateway.SocketIO.Path, strings.HasPrefix(r.Path, "/debug/pprof/"):
+		case r.Path == cfg.Gateway.Path, strings.HasPrefix(r.Path, "/debug/pprof/"):
 			continue
 		}
 		registered = append(registered, route{r.Method, param.ReplaceAllString(r.Path, "{$1}")})
@@ -110,6 +112,7 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 func TestOpenAPIDescribesTheAnswers(t *testing.T) {
 	cfg := allRoutes()
 	cfg.Wallet.Port = gt.FreePort(t)
+	cfg.Gateway.CORS.Origins = []string{"https://games.example.com"}
 	n := gt.Start(t, cfg)
 	doc := openAPI(t)
 	doc.Servers = openapi3.Servers{{URL: n.URL}} // the router matches the host too
@@ -153,6 +156,14 @@ func TestOpenAPIDescribesTheAnswers(t *testing.T) {
 		{"simulator debit refused", "POST", "/dev/wallet/debit", http.Header{"Content-Type": {"application/json"}}, `{"userId":"alice","amount":999999999}`, 409, true},
 		{"simulator bad body", "POST", "/dev/wallet/debit", http.Header{"Content-Type": {"application/json"}}, `{"userId":"alice","amount":0}`, 400, false},
 		{"simulator balance", "GET", "/dev/wallet/balance/alice", nil, "", 200, true},
+		{"socket.io handshake", "GET", "/socket.io/?EIO=4&transport=polling&t=PbXq1", nil, "", 200, true},
+		{"socket.io unknown session", "GET", "/socket.io/?EIO=4&transport=polling&sid=nope", nil, "", 400, true},
+		{"socket.io packets, unknown session", "POST", "/socket.io/?EIO=4&transport=polling&sid=nope",
+			http.Header{"Content-Type": {"text/plain;charset=UTF-8"}}, `42/game,["ping"]`, 400, true},
+		{"socket.io, another version", "GET", "/socket.io/?EIO=3&transport=polling", nil, "", 400, false},
+		{"socket.io, another origin", "GET", "/socket.io/?EIO=4&transport=polling", http.Header{"Origin": {"https://evil.example.net"}}, "", 403, true},
+		{"socket.io preflight", "OPTIONS", "/socket.io/?EIO=4&transport=polling",
+			http.Header{"Origin": {"https://games.example.com"}, "Access-Control-Request-Method": {"POST"}}, "", 204, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req, err := http.NewRequest(tc.method, n.URL+tc.path, strings.NewReader(tc.body))
