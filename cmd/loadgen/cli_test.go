@@ -28,6 +28,12 @@ func TestBadUsage(t *testing.T) {
 		{"connections", "--clients", "30000", "--url", "http://192.0.2.1:8080"}, // 127.0.0.N sources need a loopback target
 		{"fanout", "--reader", "threads"}, {"fanout", "--clients", "10", "--check-clients", "11"}, {"echo", "--server-pid", "x"},
 		{"fanout", "--url", "http://127.0.0.1:1", "--url", "ws://127.0.0.1:2"},
+		// Long-polling is Socket.IO's, read by a goroutine per client, for fanout and connections.
+		{"fanout", "--transport", "polling"}, {"fanout", "--proto", "socketio", "--transport", "carrier-pigeon"},
+		{"fanout", "--proto", "socketio", "--transport", "polling", "--reader", "epoll"},
+		{"fanout", "--proto", "socketio", "--transport", "polling", "--stalled", "1"},
+		{"echo", "--proto", "socketio", "--transport", "polling", "--url", "http://127.0.0.1:1"},
+		{"wallet", "--proto", "socketio", "--transport", "polling", "--url", "http://127.0.0.1:1"},
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := run(t.Context(), args, &stdout, &stderr); code != 2 || stdout.Len() != 0 {
@@ -50,8 +56,25 @@ func TestClusterFlags(t *testing.T) {
 		t.Errorf("options %+v", *o)
 	}
 	cmd, err = parseArgs([]string{"echo"}, io.Discard)
-	if err != nil || cmd.common.URL != "http://127.0.0.1:8080" || cmd.common.OtherURLs != nil || cmd.common.Reader != defaultReader {
+	if err != nil || cmd.common.URL != "http://127.0.0.1:8080" || cmd.common.OtherURLs != nil || cmd.common.Reader != defaultReader ||
+		cmd.common.Transport != "websocket" {
 		t.Errorf("defaults %+v, %v", cmd.common, err)
+	}
+}
+
+// Polling clients read with a goroutine each: the default reader follows.
+func TestPollingFlags(t *testing.T) {
+	cmd, err := parseArgs([]string{"fanout", "--proto", "socketio", "--transport", "polling"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := cmd.common
+	if o.Transport != "polling" || o.Reader != "goroutine" || o.validate() != nil {
+		t.Errorf("options %+v, %v", *o, o.validate())
+	}
+	urls, err := o.clientURLs()
+	if err != nil || len(urls) != 1 || urls[0] != "http://127.0.0.1:8080/socket.io/?EIO=4&transport=polling" {
+		t.Errorf("urls %q, %v", urls, err)
 	}
 }
 

@@ -37,6 +37,10 @@ func sourceAddr(j int) net.IP {
 
 func (d dialers) forClient(i int) *http.Client { return d[i%len(d)] }
 
+// netDialer is client i's dialer, for a client that makes its own
+// connections (long-polling).
+func (d dialers) netDialer(i int) *net.Dialer { return d.forClient(i).Transport.(upgrader).dialer }
+
 // upgrader is the handshakes' RoundTripper: it dials, writes the request and
 // reads the response itself, and hands the connection over as the 101
 // response's body, which is how coder/websocket takes it. net/http's

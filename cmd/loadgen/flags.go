@@ -15,7 +15,9 @@ import (
 const usageText = `loadgen drives a game gateway — this project's or the NestJS peer, which
 speak the same protocol — with WebSocket clients on loopback, and reports
 what it measured. Clients speak the gateway's plain frames at /game, or
-Socket.IO with --proto socketio (both servers serve it at /socket.io/).
+Socket.IO with --proto socketio (both servers serve it at /socket.io/),
+over a WebSocket or, with --transport polling, over Engine.IO's HTTP
+long-polling, never upgraded (fanout and connections).
 
 usage: loadgen <scenario> [flags]
 
@@ -38,13 +40,16 @@ limit), beyond 25,000 they spread over source addresses 127.0.0.N.
 Clients read from one epoll set per CPU (--reader epoll, the default on
 Linux), many sockets per wake-up, so that the tool costs far less CPU per
 delivery than the server; --reader goroutine gives each connection a
-goroutine of its own, the plain way. A cluster: --url once per node (client
-i on node i % n, broadcasts to the first), --server-pid once per node,
---broker-pid for NATS or Redis.
+goroutine of its own, the plain way. A polling client is a goroutine that
+makes one request at a time over a keep-alive connection of its own: a long
+GET that takes every packet waiting, a POST to answer a ping. A cluster:
+--url once per node (client i on node i % n, broadcasts to the first),
+--server-pid once per node, --broker-pid for NATS or Redis.
 
 examples:
   loadgen fanout --clients 5000 --rate 10 --duration 20s --server-pid $PID
   loadgen fanout --clients 1000 --inflight 4 --duration 20s --server-pid $PID
+  loadgen fanout --proto socketio --transport polling --clients 200 --rate 10 --duration 10s --server-pid $PID
   loadgen fanout --clients 1000 --stalled 500 --rate 20 --payload 1000 --duration 90s --settle 3s
   loadgen fanout --clients 2000 --rate 10 --url $A --url $B --server-pid $PA --server-pid $PB --broker-pid $NATS
   loadgen connections --clients 10000 --server-pid $PID
@@ -111,10 +116,22 @@ func parseArgs(args []string, stderr io.Writer) (*command, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	// A polling client is a goroutine of its own: the default reader is
+	// for WebSockets.
+	if cmd.common.polling() && !flagSet(fs, "reader") {
+		cmd.common.Reader = "goroutine"
+	}
 	if secret = cmp.Or(secret, os.Getenv("JWT_SECRET")); secret != "" {
 		cmd.common.Secret = secret
 	}
 	return cmd, nil
+}
+
+// flagSet reports whether the command line set flag name.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 var scenarioHelp = map[string]string{
@@ -130,6 +147,12 @@ broadcast's arrival to its last member's frame written) over the measured
 phase. --check-clients N reads N clients, picked at random, with a
 goroutine each and reports their latency apart: a check on the main
 reader's figures.
+
+With --proto socketio --transport polling the clients long-poll: each
+makes the Engine.IO handshake GET, POSTs its CONNECT (auth {token}) and
+joinRoom, then GETs in a loop, each GET answered with every packet waiting
+(a POST of 3 answers a ping before the next GET); a delivery's latency ends
+when its GET's answer has been read whole. --stalled does not apply.
 
 --stalled N adds N clients (numbered on from --clients, in rooms the same
 way) that join their room, read their greeting and joinedRoom, and then never
@@ -152,6 +175,7 @@ to act.
 	"connections": `Connects --clients idle authenticated clients and holds them for --hold.
 Reports the connect rate, handshake latency (dial to the "connected" event),
 the server's CPU per handshake and RSS per connection, and any dropped.
+With --proto socketio --transport polling, each client holds a GET waiting.
 `,
 	"echo": `Every client sends ping and times the pong with the same id, --rate per
 second each (0: a closed loop, one at a time).
@@ -164,8 +188,9 @@ trip through the gateway to the wallet server and back.
 func commonFlags(fs *flag.FlagSet, o *Common) {
 	fs.Var(&urlsFlag{o: o}, "url", "the server's base URL; repeated, the nodes of one cluster: client i connects to the i % n-th, broadcasts go to the first")
 	fs.StringVar(&o.Path, "path", o.Path, "the WebSocket endpoint's path (the namespace, with --proto socketio)")
-	fs.StringVar(&o.Proto, "proto", o.Proto, "contract (the plain {\"event\",\"data\"} frames) or socketio (Engine.IO 4 over WebSocket)")
+	fs.StringVar(&o.Proto, "proto", o.Proto, "contract (the plain {\"event\",\"data\"} frames) or socketio (Engine.IO 4, over --transport)")
 	fs.StringVar(&o.SIOPath, "sio-path", o.SIOPath, "the Socket.IO endpoint's path, with --proto socketio")
+	fs.StringVar(&o.Transport, "transport", o.Transport, "Socket.IO's transport, with --proto socketio: websocket, or polling (HTTP long-polling, never upgraded; fanout and connections only)")
 	fs.StringVar(&o.Role, "role", o.Role, "role of the REST caller's token")
 	fs.StringVar(&o.UserPrefix, "user-prefix", o.UserPrefix, "client i is user <prefix><i>")
 	fs.IntVar(&o.Clients, "clients", o.Clients, "WebSocket clients")
@@ -174,7 +199,7 @@ func commonFlags(fs *flag.FlagSet, o *Common) {
 	fs.IntVar(&o.Workers, "workers", o.Workers, "worker processes holding the clients (0: as many as --per-process requires)")
 	fs.IntVar(&o.PerProcess, "per-process", o.PerProcess, "most clients in one process (keep under the open-file limit)")
 	fs.IntVar(&o.SourceAddrs, "src-addrs", o.SourceAddrs, "spread source addresses over 127.0.0.1..N (0: one per 25,000 clients)")
-	fs.StringVar(&o.Reader, "reader", o.Reader, "how clients read: epoll (one epoll set per CPU, many sockets per wake-up; Linux) or goroutine (one per connection)")
+	fs.StringVar(&o.Reader, "reader", o.Reader, "how clients read: epoll (one epoll set per CPU, many sockets per wake-up; Linux) or goroutine (one per connection; always, with --transport polling)")
 	fs.Var(pidsFlag{&o.ServerPIDs}, "server-pid", "the server's pid, for its CPU time and RSS from /proc (else from its /metrics); repeated for the nodes of a cluster, summed")
 	fs.IntVar(&o.BrokerPID, "broker-pid", o.BrokerPID, "the cluster's message broker's pid (nats-server, redis-server), for its CPU time and RSS")
 	fs.DurationVar(&o.Progress, "progress", o.Progress, "interval of progress lines on stderr (0: none)")

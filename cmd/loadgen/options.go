@@ -20,9 +20,11 @@ type Common struct {
 	OtherURLs []string `json:"otherUrls,omitempty"`
 	Path      string   `json:"path"`
 	// Proto is "contract" (the plain frames at Path) or "socketio"
-	// (Engine.IO at SIOPath, namespace Path).
-	Proto   string `json:"proto"`
-	SIOPath string `json:"sioPath,omitempty"`
+	// (Engine.IO at SIOPath, namespace Path). Transport is Socket.IO's:
+	// "websocket", or "polling" (HTTP long-polling, never upgraded).
+	Proto     string `json:"proto"`
+	SIOPath   string `json:"sioPath,omitempty"`
+	Transport string `json:"transport"`
 	// Secret is the HS256 key the clients' and the REST caller's tokens are
 	// signed with; Role is the role the REST token carries.
 	Secret     string `json:"-"`
@@ -62,7 +64,7 @@ const portsPerAddr = 25_000
 
 func defaultCommon(clients int) Common {
 	return Common{
-		URL: "http://127.0.0.1:8080", Path: "/game", Proto: "contract", SIOPath: "/socket.io/", Reader: defaultReader,
+		URL: "http://127.0.0.1:8080", Path: "/game", Proto: "contract", SIOPath: "/socket.io/", Transport: "websocket", Reader: defaultReader,
 		Secret: "dev-secret-change-me", Role: "admin",
 		UserPrefix: "lg-", Clients: clients, Concurrency: 64, ConnectTimeout: 30 * time.Second,
 		PerProcess: 10_000, Progress: time.Second, Log: io.Discard,
@@ -108,7 +110,23 @@ func (o Common) validate() error {
 	if o.Proto != "contract" && o.Proto != "socketio" {
 		errs = append(errs, fmt.Errorf("--proto %q: want contract or socketio", o.Proto))
 	}
+	switch {
+	case o.Transport != "websocket" && o.Transport != "polling":
+		errs = append(errs, fmt.Errorf("--transport %q: want websocket or polling", o.Transport))
+	case o.polling() && o.Proto != "socketio":
+		errs = append(errs, errors.New("--transport polling is Socket.IO's (Engine.IO long-polling): add --proto socketio"))
+	case o.polling() && o.Reader == "epoll":
+		errs = append(errs, errors.New("--transport polling: each client polls with a goroutine of its own; --reader epoll does not apply (leave --reader out)"))
+	}
 	return errors.Join(errs...)
+}
+
+// polling reports whether the clients are Socket.IO's over long-polling.
+func (o Common) polling() bool { return o.Transport == "polling" }
+
+// errPollingScenario refuses a scenario the polling clients do not run.
+func errPollingScenario(scenario string) error {
+	return fmt.Errorf("%s: not with --transport polling, whose clients send only between their GETs (a request would wait behind a pending poll); fanout and connections poll", scenario)
 }
 
 func isLoopback(host string) bool {
@@ -134,18 +152,24 @@ func (o Common) sourceAddrs() int {
 // urls is every node the clients connect to, node A first.
 func (o Common) urls() []string { return append([]string{o.URL}, o.OtherURLs...) }
 
-// wsURLs is the WebSocket endpoint of each of o.urls().
-func (o Common) wsURLs() ([]string, error) {
+// clientURLs is the endpoint the clients connect to on each of o.urls():
+// the WebSocket one, or Engine.IO's long-polling handshake.
+func (o Common) clientURLs() ([]string, error) {
 	var all []string
 	for _, raw := range o.urls() {
 		u, err := url.Parse(raw)
 		if err != nil {
 			return nil, fmt.Errorf("--url: %w", err)
 		}
-		u.Scheme = map[string]string{"http": "ws", "https": "wss"}[u.Scheme]
-		u.Path = o.Path
-		if o.Proto == "socketio" {
+		switch {
+		case o.Proto == "socketio" && o.polling():
+			u.Path, u.RawQuery = o.SIOPath, "EIO=4&transport=polling"
+		case o.Proto == "socketio":
+			u.Scheme = map[string]string{"http": "ws", "https": "wss"}[u.Scheme]
 			u.Path, u.RawQuery = o.SIOPath, "EIO=4&transport=websocket"
+		default:
+			u.Scheme = map[string]string{"http": "ws", "https": "wss"}[u.Scheme]
+			u.Path = o.Path
 		}
 		all = append(all, u.String())
 	}
@@ -212,6 +236,9 @@ func (o FanoutOptions) validate() error {
 	}
 	if o.Messages == 0 && o.Duration <= 0 {
 		errs = append(errs, errors.New("set --messages or a positive --duration"))
+	}
+	if o.Stalled > 0 && o.polling() {
+		errs = append(errs, errors.New("--stalled: not with --transport polling (a polling client that stops polling is ended by the heartbeat, not as a slow consumer)"))
 	}
 	return errors.Join(append(errs, o.Common.validate())...)
 }

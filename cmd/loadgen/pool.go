@@ -40,12 +40,12 @@ func newPool(o Common, rooms int, roomPrefix string, stalled, check int) (*pool,
 	if workers == 0 && o.Clients > o.PerProcess {
 		workers = (o.Clients + o.PerProcess - 1) / o.PerProcess
 	}
-	wsURLs, err := o.wsURLs()
+	urls, err := o.clientURLs()
 	if err != nil {
 		return nil, err
 	}
 	base := ShardSpec{
-		URLs: wsURLs, Reader: o.Reader, Proto: o.Proto, Namespace: o.Path, Secret: o.Secret, UserPrefix: o.UserPrefix, Rooms: rooms, RoomPrefix: roomPrefix,
+		URLs: urls, Reader: o.Reader, Proto: o.Proto, Namespace: o.Path, Transport: o.Transport, Secret: o.Secret, UserPrefix: o.UserPrefix, Rooms: rooms, RoomPrefix: roomPrefix,
 		SourceAddrs: o.sourceAddrs(), ConnectTimeout: o.ConnectTimeout,
 	}
 	readers := o.Clients - stalled

@@ -145,8 +145,11 @@ type RoundTripReport struct {
 
 // LoadgenInfo describes the load generator's own setup.
 type LoadgenInfo struct {
-	// Reader is how the clients read (--reader).
+	// Reader is how the clients read (--reader); Transport is "polling"
+	// for Socket.IO clients on long-polling, which read with a goroutine
+	// each.
 	Reader      string `json:"reader"`
+	Transport   string `json:"transport,omitempty"`
 	Processes   int    `json:"processes"`
 	CPUs        int    `json:"cpus"`
 	Affinity    string `json:"affinity,omitempty"`
@@ -221,7 +224,11 @@ func (r *Report) WriteSummary(w io.Writer) {
 		}
 		p("  deliveries  %s of %s: %s/s; lost %s, duplicates %s, unexpected %s",
 			num(f.Received), num(f.Expected), num(int64(f.DeliveriesPerSec)), num(f.Lost), num(f.Duplicates), num(f.Unexpected))
-		p("  latency     %s (%s reader)", lat(f.LatencyMs), r.Loadgen.Reader)
+		reader := r.Loadgen.Reader + " reader"
+		if r.Loadgen.Transport == "polling" {
+			reader = "long-polling, a goroutine per client"
+		}
+		p("  latency     %s (%s)", lat(f.LatencyMs), reader)
 		if cl := f.CheckLatencyMs; cl != nil {
 			p("  check       %s (%s deliveries to the check clients, a goroutine each)", lat(*cl), num(int64(cl.Count)))
 		}

@@ -13,6 +13,9 @@ func runRoundTrips(ctx context.Context, scenario string, o RoundTripOptions) (*R
 	if err := o.validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", errUsage, err)
 	}
+	if o.polling() {
+		return nil, fmt.Errorf("%w: %w", errUsage, errPollingScenario(scenario))
+	}
 	if o.Window == 0 {
 		o.Window = 8
 		if o.Rate == 0 {

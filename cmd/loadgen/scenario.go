@@ -42,11 +42,15 @@ func (x *scenarioRun) close() {
 // newReport starts the report of a run with options params.
 func newReport(scenario string, o Common, params any, p *pool) *Report {
 	limit, _ := raiseFileLimit() // raised already: this reads the limit in force
+	transport := ""
+	if o.polling() {
+		transport = o.Transport
+	}
 	return &Report{
 		Scenario: scenario, Label: o.Label, Time: time.Now().UTC().Truncate(time.Second), URL: o.URL, OtherURLs: o.OtherURLs, Params: params,
 		Loadgen: LoadgenInfo{
 			Reader: o.Reader, Processes: p.processes(), CPUs: runtime.GOMAXPROCS(0), Affinity: cpusAllowed(),
-			FileLimit: limit, SourceAddrs: o.sourceAddrs(),
+			FileLimit: limit, SourceAddrs: o.sourceAddrs(), Transport: transport,
 		},
 	}
 }

@@ -63,17 +63,19 @@ type Shard struct {
 
 // ShardSpec says which clients a shard holds and how they connect.
 type ShardSpec struct {
-	// URLs are the nodes' ws://host:port/game, or Socket.IO endpoints:
-	// client i connects to URLs[i % len(URLs)].
+	// URLs are the nodes' ws://host:port/game, or Socket.IO endpoints (on
+	// http:// for long-polling): client i connects to URLs[i % len(URLs)].
 	URLs []string
 	// Reader is "epoll" or "goroutine"; Check are the run's indexes of the
 	// shard's clients that read with a goroutine of their own anyway.
 	Reader string
 	Check  []int
-	// Proto is "contract" or "socketio"; Namespace is Socket.IO's.
-	Proto, Namespace string
-	Secret           string // HS256 key the clients' tokens are signed with
-	UserPrefix       string // client i is user UserPrefix+i
+	// Proto is "contract" or "socketio"; Namespace is Socket.IO's, and
+	// Transport its transport: "websocket", or "polling" (URLs are then
+	// the long-polling endpoints).
+	Proto, Namespace, Transport string
+	Secret                      string // HS256 key the clients' tokens are signed with
+	UserPrefix                  string // client i is user UserPrefix+i
 	// First and Count select clients [First, First+Count) of the run, and
 	// StalledFirst and Stalled the stalled ones: they join their room like
 	// the others, then never read.
@@ -181,7 +183,7 @@ func (s *Shard) Connect(ctx context.Context, spec ShardSpec) (ConnectResult, err
 	for _, i := range spec.Check {
 		s.check[i] = true
 	}
-	if spec.Reader == "epoll" && spec.Count > len(spec.Check) {
+	if spec.Reader == "epoll" && spec.Transport != "polling" && spec.Count > len(spec.Check) {
 		set, err := newEpollSet(s)
 		if err != nil {
 			return ConnectResult{}, err
@@ -258,7 +260,7 @@ func (spec ShardSpec) client(k int) int {
 }
 
 // addReader connects client i and starts its reader: the epoll set, or a
-// goroutine of its own.
+// goroutine of its own (a polling client's: its GETs).
 func (s *Shard) addReader(ctx context.Context, d dialers, i int, tok string, t0 time.Time) error {
 	check := s.check[i]
 	own := s.epoll != nil && !check
@@ -270,30 +272,41 @@ func (s *Shard) addReader(ctx context.Context, d dialers, i int, tok string, t0 
 	s.mu.Lock()
 	s.clients = append(s.clients, c)
 	s.mu.Unlock()
-	if own {
-		return s.epoll.add(c, c.conn.(*ownConn))
+	switch conn := c.conn.(type) {
+	case *ownConn:
+		return s.epoll.add(c, conn)
+	case *pollConn:
+		s.readers.Go(func() { s.readPolls(c, conn) })
+	case coderConn:
+		s.readers.Go(func() { s.read(c, conn.ws) })
 	}
-	s.readers.Go(func() { s.read(c, c.conn.(coderConn).ws) })
 	return nil
 }
 
 // dial connects client i: handshake, greeting, join; with coder/websocket,
-// or with own, the load generator's own client (the epoll reader's). The
-// handshake time is until the greeting, which is when the server has
-// authenticated and registered the client.
+// or with own, the load generator's own client (the epoll reader's), or
+// over long-polling. The handshake time is until the greeting, which is
+// when the server has authenticated and registered the client.
 func (s *Shard) dial(ctx context.Context, d dialers, i int, tok string, t0 time.Time, own bool) (*client, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.spec.ConnectTimeout)
 	defer cancel()
 	url := s.spec.URLs[i%len(s.spec.URLs)]
 	header := http.Header{"Authorization": {"Bearer " + tok}}
 	var conn msgConn
-	if own {
+	switch {
+	case s.spec.Transport == "polling":
+		pc, err := dialPolling(ctx, d.netDialer(i), url, header)
+		if err != nil {
+			return nil, err
+		}
+		conn = pc
+	case own:
 		oc, err := dialOwn(ctx, d.forClient(i), url, header)
 		if err != nil {
 			return nil, err
 		}
 		conn = oc
-	} else {
+	default:
 		ws, resp, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: d.forClient(i), HTTPHeader: header})
 		if err != nil {
 			if resp != nil {
