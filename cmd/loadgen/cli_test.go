@@ -32,6 +32,7 @@ func TestBadUsage(t *testing.T) {
 		{"fanout", "--transport", "polling"}, {"fanout", "--proto", "socketio", "--transport", "carrier-pigeon"},
 		{"fanout", "--proto", "socketio", "--transport", "polling", "--reader", "epoll"},
 		{"fanout", "--proto", "socketio", "--transport", "polling", "--stalled", "1"},
+		{"fanout", "--proto", "socketio", "--transport", "polling", "--url", "https://127.0.0.1:1"},
 		{"echo", "--proto", "socketio", "--transport", "polling", "--url", "http://127.0.0.1:1"},
 		{"wallet", "--proto", "socketio", "--transport", "polling", "--url", "http://127.0.0.1:1"},
 	} {

@@ -95,6 +95,8 @@ func (o Common) validate() error {
 			errs = append(errs, fmt.Errorf("--url: %w", err))
 		case u.Scheme != "http" && u.Scheme != "https" || u.Host == "":
 			errs = append(errs, fmt.Errorf("--url %q: want http://host:port", raw))
+		case o.polling() && u.Scheme != "http":
+			errs = append(errs, fmt.Errorf("--url %q: the polling clients speak plain HTTP: want http://host:port", raw))
 		case o.sourceAddrs() > 0 && !isLoopback(u.Hostname()):
 			errs = append(errs, fmt.Errorf("--src-addrs: the source addresses are in 127.0.0.0/8, which reaches only a loopback server, not %s", u.Hostname()))
 		}
