@@ -18,7 +18,7 @@ import (
 // one would end the session: a dropped connection).
 func TestFanoutPolling(t *testing.T) {
 	n := startNode(t, func(c *config.Config) {
-		c.Gateway.PingInterval, c.Gateway.PongTimeout = 50*time.Millisecond, 150*time.Millisecond
+		c.Gateway.PingInterval, c.Gateway.PongTimeout = 50*time.Millisecond, 300*time.Millisecond
 	})
 	for _, paced := range []bool{false, true} {
 		name := map[bool]string{false: "flat-out", true: "paced"}[paced]
