@@ -202,6 +202,7 @@ func (c *Client) Emit(event string, data any) error {
 	if err != nil {
 		return err
 	}
+	c.srv.metrics.MessagesOut(event, 1)
 	c.send(wsconn.FinishText(c.t.appendEvent(wsconn.NewFrame(len(event)+len(raw)+32), event, raw, "", "")))
 	return nil
 }
@@ -217,13 +218,15 @@ func (c *Client) Close(code wsconn.StatusCode, reason string) {
 	c.conn().Close(code, reason, final)
 }
 
-// reply encodes a handler's reply or an exception, echoing the request id.
+// reply encodes a handler's reply or an exception, echoing the request id,
+// and counts it as sent: every frame for one client is built here or in Emit.
 func (c *Client) reply(event string, data any, id json.RawMessage) []byte {
 	raw, err := marshal(data)
 	if err != nil {
 		c.log.Error("encoding reply", zap.String("event", event), zap.Error(err))
 		event, raw = "exception", json.RawMessage(`{"status":"error","message":"Internal server error"}`)
 	}
+	c.srv.metrics.MessagesOut(event, 1)
 	return wsconn.FinishText(c.t.appendReply(wsconn.NewFrame(len(event)+len(raw)+len(id)+32), event, raw, id))
 }
 

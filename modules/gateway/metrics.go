@@ -125,7 +125,7 @@ func newPromMetrics(r *prometheus.Registry, events []string) *promMetrics {
 	})
 	m.fanout = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Namespace: "gamegate", Subsystem: "ws", Name: "fanout_seconds",
-		Help:    "A broadcast's time from its arrival (REST, a handler, NATS) to its last idle member's frame written.",
+		Help:    "A broadcast's time from its arrival (REST, a handler, NATS) to its last idle WebSocket member's frame written (a long-polling member's waits for its next GET).",
 		Buckets: prometheus.ExponentialBuckets(0.00005, 2, 16),
 	})
 	for _, e := range events {

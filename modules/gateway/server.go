@@ -456,7 +456,6 @@ func (s *Server) run(c *Client, h Handler, env envelope.Envelope) {
 		return
 	}
 	if reply != nil {
-		s.metrics.MessagesOut(reply.Event, 1)
 		c.sendReply(reply.Event, reply.Data, env.ID)
 	}
 }

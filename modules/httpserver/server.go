@@ -30,9 +30,11 @@ type Route struct {
 	// OwnCORS: the handler answers CORS itself, preflights included, and
 	// the server's CORS middleware leaves its path alone.
 	OwnCORS bool
-	// Release, when set, runs once the server stops accepting: a handler
-	// that holds requests open (a long-poll) answers them, so that the stop,
-	// which waits for the requests in flight, does not wait for it.
+	// Release, when set, marks a route whose requests are held open until
+	// there is something to answer (a long-poll): it runs once the server
+	// stops accepting, so that the stop, which waits for the requests in
+	// flight, does not wait for them; and Held reports such requests, whose
+	// duration is a wait, not a latency.
 	Release func()
 }
 
@@ -133,10 +135,12 @@ func New(p Params) *Server {
 		ConnContext:  markOverCap,
 	}
 	for _, r := range p.Routes {
-		e.Add(r.Method, r.Path, r.Handler, r.Middleware...)
+		mw := r.Middleware
 		if r.Release != nil {
 			srv.RegisterOnShutdown(r.Release)
+			mw = append([]echo.MiddlewareFunc{markHeld}, mw...)
 		}
+		e.Add(r.Method, r.Path, r.Handler, mw...)
 	}
 	if p.Config.Pprof {
 		e.Any("/debug/pprof/*", echo.WrapHandler(http.DefaultServeMux))
@@ -219,3 +223,18 @@ func (s *Server) RejectedConnections() uint64 { return s.limit.rejected.Load() }
 // Echo is the underlying router, for tests and for modules that need more
 // than Route offers.
 func (s *Server) Echo() *echo.Echo { return s.echo }
+
+const heldKey = "httpserver.held"
+
+func markHeld(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		c.Set(heldKey, true)
+		return next(c)
+	}
+}
+
+// Held reports whether c's route holds its requests open (Route.Release).
+func Held(c echo.Context) bool {
+	held, _ := c.Get(heldKey).(bool)
+	return held
+}

@@ -42,7 +42,8 @@ func Routes(r *prometheus.Registry) []httpserver.Route {
 }
 
 // HTTPMiddleware observes every request's latency by route (the pattern, not
-// the path, so user ids do not become labels).
+// the path, so user ids do not become labels); not a long-poll's, which
+// waits for data by design (httpserver.Held).
 func HTTPMiddleware(r *prometheus.Registry) httpserver.Middleware {
 	hist := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: "gamegate", Subsystem: "http", Name: "request_duration_seconds",
@@ -54,6 +55,9 @@ func HTTPMiddleware(r *prometheus.Registry) httpserver.Middleware {
 		return func(c echo.Context) error {
 			start := time.Now()
 			err := next(c)
+			if httpserver.Held(c) {
+				return err
+			}
 			route := c.Path()
 			if route == "" {
 				route = "unmatched"

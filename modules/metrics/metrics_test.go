@@ -53,6 +53,8 @@ func TestGatewayMetrics(t *testing.T) {
 		"gamegate_ws_connections 2",
 		"gamegate_ws_rooms 3",
 		`gamegate_ws_messages_in_total{event="joinRoom"} 2`,
+		`gamegate_ws_messages_out_total{event="connected"} 2`,
+		`gamegate_ws_messages_out_total{event="exception"} 1`,
 		`gamegate_ws_messages_out_total{event="joinedRoom"} 2`,
 		`gamegate_ws_messages_out_total{event="notification"} 2`,
 		"gamegate_ws_slow_consumer_closes_total 0",
@@ -82,6 +84,21 @@ func TestGatewayMetrics(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// A long-poll GET waits for data by design: its duration would swamp the
+// REST latency panels, so only the POSTs of /socket.io/ are observed.
+func TestLongPollsStayOutOfHTTPLatency(t *testing.T) {
+	n := gt.Start(t, gt.Config())
+	p := gt.OpenPolling(t, n.URL)
+	p.Connect(gt.Token(t, "alice"))
+	body := scrape(t, n)
+	if !strings.Contains(body, `gamegate_http_request_duration_seconds_count{code="200",method="POST",route="/socket.io/"} 1`+"\n") {
+		t.Error("/metrics lacks the POST of /socket.io/")
+	}
+	if strings.Contains(body, `method="GET",route="/socket.io/"`) {
+		t.Error("a long-poll GET was observed as a latency")
+	}
 }
 
 func TestWalletMetrics(t *testing.T) {
