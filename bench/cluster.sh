@@ -53,6 +53,8 @@ OUT=${OUT:-bench/results/cluster-$(date -u +%Y%m%dT%H%M%SZ)}
 QUIET_PCT=${QUIET_PCT:-25}
 PORT_BASE=${PORT_BASE:-18950}
 export JWT_SECRET=${JWT_SECRET:-dev-secret-change-me}
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 port_a=$PORT_BASE port_b=$((PORT_BASE + 1)) port_broker=$((PORT_BASE + 2)) port_wallet=$((PORT_BASE + 3))
 
@@ -61,86 +63,18 @@ missing=()
 command -v go >/dev/null || missing+=("go (https://go.dev/dl, /usr/local/go/bin on PATH)")
 command -v curl >/dev/null || missing+=("curl (apt-get install curl)")
 if [[ " $SERVERS " == *" nestjs "* ]]; then
-  command -v node >/dev/null || missing+=("node (apt-get install nodejs)")
   command -v "${REDIS_SERVER:-redis-server}" >/dev/null || missing+=("redis-server (apt-get install redis-server), or REDIS_SERVER=/path/to/redis-server")
-  if [[ -z "${NESTJS_DIR:-}" ]]; then
-    missing+=("NESTJS_DIR: the NestJS service's folder, built with npm ci && npm run build (or SERVERS=\"go-sio go-game\" to leave NestJS out)")
-  elif [[ ! -f "$NESTJS_DIR/dist/main-io.js" ]]; then
-    missing+=("$NESTJS_DIR/dist/main-io.js: build it (cd \$NESTJS_DIR && npm ci && npm run build)")
-  fi
+  need_nestjs main-io.js
 fi
-if ((${#missing[@]})); then
-  echo "bench/cluster.sh: missing:" >&2
-  printf '  - %s\n' "${missing[@]}" >&2
-  exit 2
-fi
+report_missing
 
-work=$(mktemp -d)
-mkdir -p "$OUT/logs"
-pids=()
-stop_all() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  pids=()
-}
-trap 'stop_all; rm -rf "$work"' EXIT
-
-echo "building gateway, walletsim, loadgen and nats-server into $work"
-go build -o "$work/gateway" ./cmd/gateway
-go build -o "$work/walletsim" ./cmd/walletsim
-go build -o "$work/loadgen" ./cmd/loadgen
+prepare
 NATS_SERVER=${NATS_SERVER:-}
 if [[ -z "$NATS_SERVER" ]]; then
+  echo "building nats-server into $work"
   go build -o "$work/nats-server" github.com/nats-io/nats-server/v2 # the version go.mod pins
   NATS_SERVER=$work/nats-server
 fi
-ulimit -n "$(ulimit -Hn)"
-
-# wait_http waits up to 30 s for url to answer 200.
-wait_http() {
-  for _ in $(seq 300); do
-    curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "bench/cluster.sh: $1 did not answer; logs in $OUT/logs" >&2
-  return 1
-}
-
-# wait_port waits up to 10 s for a listener on 127.0.0.1:$1.
-wait_port() {
-  for _ in $(seq 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "bench/cluster.sh: nothing listens on port $1" >&2
-  return 1
-}
-
-# wait_quiet waits, up to 2 minutes, until the machine's busy time over 2 s
-# is at most QUIET_PCT % of one CPU: other work on a shared machine moves
-# every figure.
-wait_quiet() {
-  local busy
-  for _ in $(seq 60); do
-    busy=$(
-      { head -1 /proc/stat; sleep 2; head -1 /proc/stat; } | awk '
-        { idle = $5 + $6; total = 0; for (i = 2; i <= 9; i++) total += $i
-          if (NR == 1) { i0 = idle; t0 = total } else { printf "%d", 100 * ((total - t0) - (idle - i0)) / (total - t0) * ncpu } }' ncpu="$(nproc)"
-    )
-    ((busy <= QUIET_PCT)) && return 0
-  done
-  echo "  (the machine stayed busy: ${busy}% of a CPU)"
-}
-
-# start runs a command in the background, its output in a log, and records
-# its pid in $started.
-start() {
-  local log=$1
-  shift
-  "$@" >"$OUT/logs/$log.log" 2>&1 &
-  started=$!
-  pids+=("$started")
-}
 
 # cluster NAME RUN starts that cluster and sets proto, label, node_a/b and
 # broker (pids).
@@ -179,7 +113,7 @@ cluster() {
     done
     ;;
   *)
-    echo "bench/cluster.sh: unknown server $name (SERVERS: nestjs go-sio go-game)" >&2
+    echo "$me: unknown server $name (SERVERS: nestjs go-sio go-game)" >&2
     exit 2
     ;;
   esac
@@ -198,7 +132,7 @@ for run in $(seq "$RUNS"); do
       paced) args=(--clients "$CLIENTS" --rate "$RATE") ;;
       flat) args=(--clients "$FLAT_CLIENTS" --inflight "$INFLIGHT") ;;
       *)
-        echo "bench/cluster.sh: unknown load $load (LOADS: paced flat)" >&2
+        echo "$me: unknown load $load (LOADS: paced flat)" >&2
         exit 2
         ;;
       esac
