@@ -264,6 +264,9 @@ func (l *epollLoop) read(token int32, e *epollClient, buf, oob []byte) {
 // sockets per wake-up would otherwise add its own order of reading to the
 // latency of the last ones.
 func arrival(oob []byte) time.Time {
+	if len(oob) < unix.SizeofCmsghdr { // no message: x/sys would index past an empty buffer
+		return time.Now()
+	}
 	h, data, _, err := unix.ParseOneSocketControlMessage(oob)
 	if err != nil || h.Level != unix.SOL_SOCKET || h.Type != unix.SCM_TIMESTAMPNS || len(data) < 16 {
 		return time.Now()
