@@ -6,6 +6,8 @@
 #   nestjs      NestJS platform-socket.io ×2 + @socket.io/redis-adapter on redis-server
 #   go-sio      this gateway ×2 + nats-server (JetStream), clients over Socket.IO
 #   go-game     this gateway ×2 + nats-server (JetStream), clients over plain /game
+#   go-game-norec  the same with recovery off (recovery.enabled: false): the
+#               cost of the shared log, side by side
 #
 # each paced (CLIENTS clients, RATE broadcasts/s) and flat out (FLAT_CLIENTS
 # clients, INFLIGHT broadcasts undelivered), RUNS times, servers interleaved.
@@ -24,7 +26,7 @@
 # Usage: NESTJS_DIR=/path/to/nestjs bench/cluster.sh        (task bench-cluster)
 #
 # Settings (environment):
-#   SERVERS       which of "nestjs go-sio go-game" (all)
+#   SERVERS       which of "nestjs go-sio go-game go-game-norec" (all)
 #   LOADS         which of "paced flat" (both)
 #   RUNS          runs of each (3: the tables take medians)
 #   CLIENTS       paced: clients (2000); RATE: broadcasts/s (10)
@@ -39,7 +41,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SERVERS=${SERVERS:-nestjs go-sio go-game}
+SERVERS=${SERVERS:-nestjs go-sio go-game go-game-norec}
 LOADS=${LOADS:-paced flat}
 RUNS=${RUNS:-3}
 CLIENTS=${CLIENTS:-2000}
@@ -98,9 +100,11 @@ cluster() {
       printf -v "node_$node" %s "$started"
     done
     ;;
-  go-sio | go-game)
+  go-sio | go-game | go-game-norec)
     proto=socketio label="gamegate ×2 + NATS, Socket.IO"
+    local flags=()
     [[ $name == go-game ]] && proto=contract label="gamegate ×2 + NATS, /game"
+    [[ $name == go-game-norec ]] && proto=contract label="gamegate ×2 + NATS, /game, recovery off" flags=(--config "$work/norecovery.yaml")
     start "nats-$name-$run" "$NATS_SERVER" -js -a 127.0.0.1 -p "$port_broker" -sd "$work/jetstream-$name-$run"
     broker=$started
     wait_port "$port_broker"
@@ -108,12 +112,12 @@ cluster() {
       local port=$port_a
       [[ $node == b ]] && port=$port_b
       start "$name-$node-$run" env LOG_LEVEL=warn HTTP_ADDR="127.0.0.1:$port" CLUSTER_NATS_URL="nats://127.0.0.1:$port_broker" \
-        NODE_ID="bench-$node" WALLET_SIMULATOR=false WALLET_HOST=127.0.0.1 WALLET_PORT="$port_wallet" "$work/gateway"
+        NODE_ID="bench-$node" WALLET_SIMULATOR=false WALLET_HOST=127.0.0.1 WALLET_PORT="$port_wallet" "$work/gateway" "${flags[@]}"
       printf -v "node_$node" %s "$started"
     done
     ;;
   *)
-    echo "$me: unknown server $name (SERVERS: nestjs go-sio go-game)" >&2
+    echo "$me: unknown server $name (SERVERS: nestjs go-sio go-game go-game-norec)" >&2
     exit 2
     ;;
   esac

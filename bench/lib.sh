@@ -7,8 +7,8 @@ me=bench/$(basename "$0")
 pids=()
 
 # prepare makes the work folder and the results folder, builds the gateway,
-# walletsim and loadgen from this tree into the first, and stops every
-# server started and removes the work folder on exit.
+# walletsim and loadgen from this tree into the first (with norecovery.yaml),
+# and stops every server started and removes the work folder on exit.
 prepare() {
   work=$(mktemp -d)
   mkdir -p "$OUT/logs"
@@ -17,6 +17,8 @@ prepare() {
   go build -o "$work/gateway" ./cmd/gateway
   go build -o "$work/walletsim" ./cmd/walletsim
   go build -o "$work/loadgen" ./cmd/loadgen
+  # the shipped config with recovery off, for the servers that compare it
+  { cat config.yaml; printf 'recovery:\n  enabled: false\n'; } >"$work/norecovery.yaml"
   ulimit -n "$(ulimit -Hn)"
 }
 

@@ -81,7 +81,6 @@ fi
 report_missing
 
 prepare
-{ cat config.yaml; printf 'recovery:\n  enabled: false\n'; } >"$work/norecovery.yaml"
 if [[ " $SERVERS " == *" base "* ]]; then
   echo "building the gateway at $BASE"
   git worktree add -q --detach "$work/base" "$BASE"

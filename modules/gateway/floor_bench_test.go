@@ -80,9 +80,15 @@ func loopbackPairs(b *testing.B, n int) []net.Conn {
 	return conns
 }
 
-func threadCPU(b *testing.B) time.Duration {
+// threadCPU is the CPU time the calling thread has used.
+func threadCPU(b *testing.B) time.Duration { return cpuTime(b, 1 /* RUSAGE_THREAD */) }
+
+// processCPU is the CPU time this process has used.
+func processCPU(b *testing.B) time.Duration { return cpuTime(b, syscall.RUSAGE_SELF) }
+
+func cpuTime(b *testing.B, who int) time.Duration {
 	var ru syscall.Rusage
-	if err := syscall.Getrusage(1 /* RUSAGE_THREAD */, &ru); err != nil {
+	if err := syscall.Getrusage(who, &ru); err != nil {
 		b.Fatal(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())

@@ -16,8 +16,8 @@ type batch struct {
 	buf  *[]byte
 
 	// The one non-blocking attempt of write, bound once so that passing it
-	// to raw.Write allocates nothing.
-	try    func(fd uintptr) bool
+	// to raw.Control allocates nothing.
+	try    func(fd uintptr)
 	tryP   []byte
 	tryN   int
 	tryErr error
@@ -63,6 +63,21 @@ func (b *batch) flush(timeout time.Duration, wait bool) (int, error) {
 	return n, err
 }
 
+// send writes one frame. With nothing batched it writes the frame itself,
+// sparing the copy into a buffer; only a rest the socket did not take is
+// kept, as flush keeps it.
+func (b *batch) send(frame []byte, timeout time.Duration, wait bool) (int, error) {
+	if b.buf != nil {
+		b.add(frame)
+		return b.flush(timeout, wait)
+	}
+	n, err := b.write(frame, timeout, wait)
+	if errors.Is(err, errWouldBlock) {
+		b.add(frame[n:])
+	}
+	return n, err
+}
+
 // seal writes the close frame, the connection's last; without wait only if
 // the socket takes it whole at once.
 func (b *batch) seal(frame []byte, timeout time.Duration, wait bool) error {
@@ -83,8 +98,12 @@ func (b *batch) write(p []byte, timeout time.Duration, wait bool) (int, error) {
 	}
 	done := 0
 	if b.raw != nil {
+		// Control, not Write: the descriptor stays valid while try runs
+		// (RawConn's contract), and the writer is the socket's only one, so
+		// Write's lock and readying the poller for a wait that never comes
+		// would be spent for nothing, on every delivery.
 		b.tryP = p
-		err := b.raw.Write(b.try)
+		err := b.raw.Control(b.try)
 		n, werr := b.tryN, b.tryErr
 		b.tryP, b.tryErr = nil, nil
 		switch {
@@ -106,7 +125,6 @@ func (b *batch) write(p []byte, timeout time.Duration, wait bool) (int, error) {
 	return done + n, err
 }
 
-func (b *batch) tryWrite(fd uintptr) bool {
-	b.tryN, b.tryErr = syscall.Write(int(fd), b.tryP)
-	return true // one attempt: never wait for the socket here
+func (b *batch) tryWrite(fd uintptr) {
+	b.tryN, b.tryErr = syscall.Write(int(fd), b.tryP) // one attempt: never wait for the socket here
 }

@@ -297,17 +297,26 @@ func (c *Conn) writeLoop(inline bool) {
 		c.queue, c.spare = c.spare[:0], nil
 		c.mu.Unlock()
 
-		for _, f := range frames {
-			c.out.add(f)
+		var n int
+		var err error
+		if len(frames) == 1 {
+			n, err = c.out.send(frames[0], c.srv.cfg.WriteTimeout, !inline)
+		} else {
+			for _, f := range frames {
+				c.out.add(f)
+			}
+			n, err = c.out.flush(c.srv.cfg.WriteTimeout, !inline)
 		}
-		n, err := c.out.flush(c.srv.cfg.WriteTimeout, !inline)
 		clear(frames)
 		c.mu.Lock()
 		if cap(frames) <= 16 { // a burst's big queue is not kept for an idle peer
 			c.spare = frames[:0]
 		}
+		over := c.account(n)
 		c.mu.Unlock()
-		c.wrote(n)
+		if over {
+			c.slow()
+		}
 		switch {
 		case errors.Is(err, errWouldBlock):
 			go c.finishWrite()
@@ -343,22 +352,28 @@ const lookEvery = 64 << 10
 
 // wrote accounts for n bytes the kernel took, in the writer.
 func (c *Conn) wrote(n int) {
-	if n == 0 {
-		return
-	}
 	c.mu.Lock()
-	c.queued -= int64(n)
-	c.sinceLook += int64(n)
-	look := c.sinceLook >= min(lookEvery, c.srv.cfg.MaxQueueBytes/8)
-	over := false
-	if look {
-		c.sinceLook = 0
-		over = c.queued+c.lookKernel() > c.srv.cfg.MaxQueueBytes
-	}
+	over := c.account(n)
 	c.mu.Unlock()
 	if over {
 		c.slow()
 	}
+}
+
+// account, under mu, counts n bytes the kernel took, and reports whether
+// what waits for the peer passed MaxQueueBytes when the kernel's count was
+// due to be read again.
+func (c *Conn) account(n int) bool {
+	if n == 0 {
+		return false
+	}
+	c.queued -= int64(n)
+	c.sinceLook += int64(n)
+	if c.sinceLook < min(lookEvery, c.srv.cfg.MaxQueueBytes/8) {
+		return false
+	}
+	c.sinceLook = 0
+	return c.queued+c.lookKernel() > c.srv.cfg.MaxQueueBytes
 }
 
 // writeFailed drops the connection: the socket is gone or stuck.
