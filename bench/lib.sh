@@ -22,10 +22,20 @@ prepare() {
   ulimit -n "$(ulimit -Hn)"
 }
 
-# stop_all stops every server started.
+# stop_all stops every server started, the last started first: a node stops
+# while the broker it leaves is still there (a NestJS node whose Redis has
+# gone never finishes its stop). Each gets 10 s, then SIGKILL.
 stop_all() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  local i pid dog
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    pid=${pids[i]}
+    kill "$pid" 2>/dev/null || true
+    { sleep 10 && kill -9 "$pid" 2>/dev/null && echo "  (pid $pid did not stop within 10 s: killed)"; } &
+    dog=$!
+    wait "$pid" 2>/dev/null || true
+    kill "$dog" 2>/dev/null || true
+    wait "$dog" 2>/dev/null || true
+  done
   pids=()
 }
 
