@@ -24,6 +24,7 @@ type chart struct {
 
 var charts = []chart{
 	{"cpu-per-delivery.svg", drawCPU},
+	{"polling-cpu.svg", drawPollingCPU},
 	{"p99-vs-clients.svg", drawP99},
 	{"rss-per-connection.svg", drawRSS},
 	{"cluster-cpu.svg", drawClusterCPU},
@@ -38,14 +39,14 @@ const floorCase = "sockets=5000/frames=1/bursts"
 func drawCPU(rs *results, file string, table io.Writer) (bool, error) {
 	g := newGroups()
 	for _, r := range rs.runs {
-		if r.Scenario == "fanout" && !r.cluster() && r.CPU != nil && r.CPU.Server != nil {
+		if r.Scenario == "fanout" && !r.cluster() && !r.polling() && r.CPU != nil && r.CPU.Server != nil {
 			g.add(r.series(), r.fanoutCase(), r.CPU.Server.UsPerOp)
 		}
 	}
 	if g.empty() {
 		return false, nil
 	}
-	p := barPlot("Server CPU per delivery, one node", "µs of CPU per delivery", g)
+	p := barPlot("Server CPU per delivery, one node, WebSocket clients", "µs of CPU per delivery", g)
 	floor, haveFloor := median(rs.floor[floorCase])
 	if haveFloor {
 		for j, c := range g.cats {
@@ -73,10 +74,26 @@ func drawCPU(rs *results, file string, table io.Writer) (bool, error) {
 	return true, save(p, file, len(g.cats))
 }
 
+func drawPollingCPU(rs *results, file string, table io.Writer) (bool, error) {
+	g := newGroups()
+	for _, r := range rs.runs {
+		if r.Scenario == "fanout" && !r.cluster() && r.polling() && r.CPU != nil && r.CPU.Server != nil {
+			g.add(r.series(), r.fanoutCase(), r.CPU.Server.UsPerOp)
+		}
+	}
+	if g.empty() {
+		return false, nil
+	}
+	fmt.Fprintf(table, "### Server CPU per delivery, one node, long-polling clients (µs; median [min–max], runs)\n\n")
+	g.table(table, 2)
+	fmt.Fprintln(table)
+	return true, save(barPlot("Server CPU per delivery, one node, long-polling clients", "µs of CPU per delivery", g), file, len(g.cats))
+}
+
 func drawP99(rs *results, file string, table io.Writer) (bool, error) {
 	return drawLines(rs, file, table, "Latency p99, paced fan-out, one node", "clients in the room", "p99, ms (POST to receipt)",
 		"Latency p99 by clients, paced, one node (ms", func(r *report) (float64, bool) {
-			if r.Scenario != "fanout" || r.Params.Rate == 0 || r.Fanout == nil {
+			if r.Scenario != "fanout" || r.Params.Rate == 0 || r.polling() || r.Fanout == nil {
 				return 0, false
 			}
 			return r.Fanout.LatencyMs.P99, true
@@ -359,11 +376,38 @@ func (wholeTicks) Ticks(lo, hi float64) []plot.Tick {
 	return ticks
 }
 
+// yTicks labels about six values up an axis, where plot's default labels
+// three: a reader should not have to count grid lines.
+type yTicks struct{}
+
+func (yTicks) Ticks(lo, hi float64) []plot.Tick {
+	raw := (hi - lo) / 6
+	mag := math.Pow(10, math.Floor(math.Log10(raw)))
+	step := 10 * mag
+	for _, m := range []float64{1, 2, 2.5, 5} {
+		if m*mag >= raw {
+			step = m * mag
+			break
+		}
+	}
+	exp := int(math.Floor(math.Log10(step) + 1e-9))
+	decimals := max(0, -exp)
+	if exp <= 0 && math.Abs(step/math.Pow10(exp)-2.5) < 1e-9 {
+		decimals++ // 2.5, 0.25
+	}
+	var ticks []plot.Tick
+	for i := math.Ceil(lo / step); i*step <= hi*(1+1e-9); i++ {
+		ticks = append(ticks, plot.Tick{Value: i * step, Label: strconv.FormatFloat(i*step, 'f', decimals, 64)})
+	}
+	return ticks
+}
+
 func newPlot(title, ylabel string) *plot.Plot {
 	p := plot.New()
 	p.Title.Text = title
 	p.Y.Label.Text = ylabel
 	p.Y.Min = 0
+	p.Y.Tick.Marker = yTicks{}
 	// Top left: a viewer without the SVG's font draws the text wider, and
 	// text on the left of its swatch would run into it.
 	p.Legend.Top, p.Legend.Left = true, true

@@ -94,9 +94,10 @@ type report struct {
 	URL       string   `json:"url"`
 	OtherURLs []string `json:"otherUrls"`
 	Params    struct {
-		Clients  int     `json:"clients"`
-		Rate     float64 `json:"rate"`
-		InFlight int     `json:"inFlight"`
+		Clients   int     `json:"clients"`
+		Rate      float64 `json:"rate"`
+		InFlight  int     `json:"inFlight"`
+		Transport string  `json:"transport"`
 	} `json:"params"`
 	Fanout *struct {
 		DeliveriesPerSec float64  `json:"deliveriesPerSec"`
@@ -145,6 +146,10 @@ func (r *report) series() string {
 
 // cluster tells a run over several nodes.
 func (r *report) cluster() bool { return len(r.OtherURLs) > 0 }
+
+// polling tells a run of long-polling clients, whose figures are of
+// another order than WebSocket clients' and get a chart of their own.
+func (r *report) polling() bool { return r.Params.Transport == "polling" }
 
 // fanoutCase names a fanout run's load, the category it goes in.
 func (r *report) fanoutCase() string {

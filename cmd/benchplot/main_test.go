@@ -22,6 +22,7 @@ func TestCharts(t *testing.T) {
 		series []string
 	}{
 		{"cpu-per-delivery.svg", []string{"Go gateway", "NestJS platform-ws", "floor: one loopback write per delivery"}},
+		{"polling-cpu.svg", []string{"Go gateway, long-polling", "NestJS platform-socket.io, long-polling"}},
 		{"p99-vs-clients.svg", []string{"Go gateway", "NestJS platform-ws"}},
 		{"rss-per-connection.svg", []string{"Go gateway", "NestJS platform-ws"}},
 		{"cluster-cpu.svg", []string{"NestJS socket.io ×2 + Redis", "gamegate ×2 + NATS, /game"}},
@@ -42,13 +43,17 @@ func TestCharts(t *testing.T) {
 			}
 		}
 	}
+	if b, err := os.ReadFile(filepath.Join(out, "cpu-per-delivery.svg")); err == nil && strings.Contains(string(b), "long-polling") {
+		t.Error("cpu-per-delivery.svg has the long-polling runs, which have a chart of their own")
+	}
 	tables := stdout.String()
 	for _, want := range []string{
 		// Medians of three, with their range and count.
 		"| Go gateway | 7.600 [7.000–7.700] (3) | 3.400 [3.350–3.900] (3) |",
 		"| NestJS platform-ws | 9.300 [9.200–9.300] (3) | 10.400 [9.800–10.800] (3) |",
 		"Floor (sockets=5000/frames=1/bursts): 7.155 µs per frame, median of 3.",
-		"| | 1,000 | 2,000 | 5,000 |",
+		"| | 1,000 | 2,000 | 5,000 |", // the long-polling runs' 200 clients in a chart of their own
+		"| Go gateway, long-polling | 46.00 [46.00–46.00] (1) |",
 		"| Go gateway | 9.1 [9.1–9.1] (1) | 8.4 [8.2–8.9] (3) |",
 		"| gamegate ×2 + NATS, Socket.IO | paced: 2,000 clients × 10/s | 20,000 | 0 | 0 | 1.92 / 3.20 | 3.52 | 1.10 | 12.70 (40) | 1.0 | 96.0 | 21.0 | 3.10 | 1 |",
 		"| NestJS socket.io ×2 + Redis | flat out: 2,000 clients, 4 in flight | 150,000 | 0 | 0 | 22.86 / 38.10 | 41.91 | – |",
@@ -79,5 +84,25 @@ func TestPartialAndEmpty(t *testing.T) {
 	}
 	if code := run(nil, &stdout, &stderr); code != 2 {
 		t.Errorf("no arguments: exit %d, want 2", code)
+	}
+}
+
+func TestYTicks(t *testing.T) {
+	for _, c := range []struct {
+		lo, hi float64
+		want   string
+	}{
+		{0, 27.3, "0 5 10 15 20 25"},
+		{0, 140, "0 25 50 75 100 125"},
+		{0, 1.3, "0.00 0.25 0.50 0.75 1.00 1.25"},
+		{0, 16, "0 5 10 15"},
+	} {
+		var labels []string
+		for _, tk := range (yTicks{}).Ticks(c.lo, c.hi) {
+			labels = append(labels, tk.Label)
+		}
+		if got := strings.Join(labels, " "); got != c.want {
+			t.Errorf("Ticks(%v, %v) = %s, want %s", c.lo, c.hi, got, c.want)
+		}
 	}
 }

@@ -16,8 +16,9 @@ import (
 // and reconnecting together with their sessions while 10 broadcasts went
 // by. resume-ms runs from the first reconnect until the last member has
 // been told it recovered and has read its 10 missed frames; jetstream-api/op
-// counts the JetStream API requests meanwhile (each session's record is read
-// from the sessions bucket); room-log-consumers, the consumers reading the
+// counts the JetStream API requests meanwhile (the sessions were this
+// node's, found in its memory; one another node held would cost a read of
+// the sessions bucket); room-log-consumers, the consumers reading the
 // rooms' log at the end: the node reads it once, as it goes, and a recovery
 // reads the node's memory, not the log.
 func BenchmarkRecoverAtOnce(b *testing.B) {
