@@ -104,7 +104,10 @@ func TestPollingAcrossNodes(t *testing.T) {
 func TestSocketIOClientAcrossNodes(t *testing.T) {
 	dir := filepath.Join("..", "gateway", "testdata", "socketio")
 	node := nodetest.Node(t, dir, "socket.io-client", "the socket.io-client suite across nodes")
-	s := startNATS(t, -1)
+	// JetStream, as deployed by default: every node delivers in the shared
+	// log's order, so broadcasts POSTed one after another to alternating
+	// nodes arrive in that order. Plain NATS orders each node's own only.
+	s := startJetStream(t, -1, t.TempDir())
 	lb := roundRobin(t, startNodes(t, s.ClientURL(), 2)...)
 
 	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)

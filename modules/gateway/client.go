@@ -96,6 +96,15 @@ func (c *Client) queue(f *wsconn.Fanout, frame []byte) bool {
 	return c.poll.Send(frame)
 }
 
+// queueBacklog is queue for a frame of a recovery's replay, which may be
+// longer than the queue a live client is allowed (wsconn.Conn.SendBacklog).
+func (c *Client) queueBacklog(f *wsconn.Fanout, frame []byte) bool {
+	if ws := c.ws.Load(); ws != nil {
+		return f.SendBacklog(ws, frame)
+	}
+	return c.poll.send(frame, true)
+}
+
 // ID is the client's id, unique on this node, as sent in `connected`.
 func (c *Client) ID() string { return c.id }
 

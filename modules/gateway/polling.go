@@ -39,6 +39,7 @@ type polling struct {
 	h       wsconn.Handler // set by Serve
 	queue   [][]byte       // frames waiting for a GET
 	queued  int64          // their bytes
+	backlog int            // of them, frames sent as a backlog
 	getting bool           // a GET is being answered
 	waiter  chan struct{}  // closed when the waiting GET has something to take
 	posting bool           // a POST is being handled
@@ -50,6 +51,8 @@ type polling struct {
 	cause   error          // why it ended, for OnClose
 	serving bool           // Serve was called
 	pending time.Duration  // a SetTimer before Serve
+	slowDue bool           // a slow consumer found before Serve, for Serve to report
+	slowOf  int            // and the frames it dropped
 	ticks   sync.WaitGroup // OnTimer calls under way
 }
 
@@ -83,8 +86,11 @@ func (p *polling) Serve(h wsconn.Handler) {
 	if p.pending > 0 {
 		p.timer.Reset(p.pending)
 	}
-	ended := p.ended
+	ended, slowDue, dropped := p.ended, p.slowDue, p.slowOf
 	p.mu.Unlock()
+	if slowDue {
+		h.OnSlow(dropped)
+	}
 	if ended {
 		p.closed()
 	}
@@ -93,10 +99,18 @@ func (p *polling) Serve(h wsconn.Handler) {
 // Send queues frame for the next GET, or sends it on the WebSocket the
 // session moved to. A frame that would pass the queue's bounds makes the
 // client a slow consumer: its queue is dropped and the session closes.
-func (p *polling) Send(frame []byte) bool {
+func (p *polling) Send(frame []byte) bool { return p.send(frame, false) }
+
+// send is Send, for a frame of a backlog or not (wsconn.Conn.SendBacklog):
+// the backlog does not count against the queue's length until a GET takes
+// it.
+func (p *polling) send(frame []byte, backlog bool) bool {
 	p.mu.Lock()
 	if ws := p.ws; ws != nil {
 		p.mu.Unlock()
+		if backlog {
+			return ws.SendBacklog(frame)
+		}
 		return ws.Send(frame) // after what the upgrade moved there
 	}
 	if p.closing {
@@ -104,17 +118,25 @@ func (p *polling) Send(frame []byte) bool {
 		return false
 	}
 	cfg := &p.srv.cfg
-	if len(p.queue) >= cfg.QueueSize || p.queued+int64(len(frame)) > cfg.MaxQueueBytes {
+	if (!backlog && len(p.queue)-p.backlog >= cfg.QueueSize) || p.queued+int64(len(frame)) > cfg.MaxQueueBytes {
 		dropped := len(p.queue)
 		p.drop()
 		p.closeLocked(&wsconn.CloseError{Code: wsconn.StatusPolicyViolation, Reason: "slow consumer"}, nil)
 		h := p.h
+		if h == nil { // before Serve: Serve reports it
+			p.slowDue, p.slowOf = true, dropped
+		}
 		p.mu.Unlock()
-		h.OnSlow(dropped)
+		if h != nil {
+			h.OnSlow(dropped)
+		}
 		return false
 	}
 	p.queue = append(p.queue, frame)
 	p.queued += int64(len(frame))
+	if backlog {
+		p.backlog++
+	}
 	p.wake()
 	p.mu.Unlock()
 	return true
@@ -263,7 +285,7 @@ func (p *polling) get(ctx context.Context) PollAnswer {
 		}
 	}
 	frames := p.queue
-	p.queue, p.queued, p.getting = nil, 0, false
+	p.queue, p.queued, p.backlog, p.getting = nil, 0, 0, false
 	closeNow := len(frames) == 0 && p.closing && !p.ended
 	cause := p.cause
 	p.mu.Unlock()
@@ -389,7 +411,7 @@ func (p *polling) upgrade(ws *wsconn.Conn) bool {
 	p.ws, p.probe = ws, nil
 	p.timer.Stop()
 	for _, f := range p.queue {
-		ws.Send(f)
+		ws.SendBacklog(f) // what the client was owed, all at once
 	}
 	p.drop()
 	p.wake()
@@ -440,7 +462,7 @@ func (p *polling) closed() {
 // drop empties the queue, under mu.
 func (p *polling) drop() {
 	clear(p.queue)
-	p.queue, p.queued = p.queue[:0], 0
+	p.queue, p.queued, p.backlog = p.queue[:0], 0, 0
 }
 
 // wake hands the waiting GET what there is, under mu.

@@ -345,3 +345,45 @@ func TestRecoverySocketIO(t *testing.T) {
 		}
 	}
 }
+
+// A session that missed more frames than a client's queue holds
+// (gateway.queueSize) recovers them all, in order: the replay is a backlog,
+// not a slow consumer. One that missed more bytes than may wait for a
+// client (gateway.maxQueueBytes) is too far behind, rather than closed as
+// a slow consumer at every try.
+func TestRecoveryReplaysMoreThanTheQueue(t *testing.T) {
+	cfg := gt.Config()
+	cfg.Gateway.QueueSize = 16
+	cfg.Gateway.MaxQueueBytes = 64 << 10
+	n := gt.Start(t, cfg)
+	alice := n.Dial(t, gt.Token(t, "alice"))
+	alice.Join("arena")
+	emit(t, n, "arena", "tick", 0)
+	last := alice.Expect("tick").Offset
+	gone(t, n, alice)
+	for i := 1; i <= 100; i++ {
+		emit(t, n, "arena", "tick", i)
+	}
+	back := redial(t, n, "alice", alice.Connected.SessionID, last)
+	if !back.Connected.Recovered {
+		t.Fatalf("greeting %+v", back.Connected)
+	}
+	for i := 1; i <= 100; i++ {
+		last = expectTick(t, back, i, last)
+	}
+	emit(t, n, "arena", "tick", 101) // live again, after the replay
+	last = expectTick(t, back, 101, last)
+	gone(t, n, back)
+
+	big := strings.Repeat("x", 1000)
+	for range 100 { // ~100 KB missed, past the 64 KiB bound
+		if err := n.Emitter.ToRoom(t.Context(), "arena", "news", big); err != nil {
+			t.Fatal(err)
+		}
+	}
+	late := redial(t, n, "alice", alice.Connected.SessionID, last)
+	if late.Connected.Recovered || late.Connected.Reason != "too far behind" {
+		t.Fatalf("greeting %+v, want a fresh session: too far behind", late.Connected)
+	}
+	late.Alive()
+}

@@ -324,8 +324,8 @@ func (s *Server) greet(c *Client, want *resume) *wsconn.Fanout {
 	var lost *session // claimed, and found too far behind
 	if sess != nil {
 		var ok bool
-		if replay, ok = j.replay(want.offset, sess.start, rooms, sess.clientID); !ok {
-			lost, sess, reason = sess, nil, reasonBehind
+		if replay, ok = j.replay(want.offset, sess.start, rooms, sess.clientID); !ok || !s.fits(replay, c.t) {
+			lost, sess, reason, replay = sess, nil, reasonBehind, nil
 		}
 	}
 	fresh := sess == nil
@@ -351,7 +351,7 @@ func (s *Server) greet(c *Client, want *resume) *wsconn.Fanout {
 		}
 	}
 	for _, k := range replay {
-		c.queue(f, k.msg.frame(c.t))
+		c.queueBacklog(f, k.msg.frame(c.t))
 	}
 	j.mu.Unlock()
 	c.roomsMu.Unlock()
@@ -365,6 +365,19 @@ func (s *Server) greet(c *Client, want *resume) *wsconn.Fanout {
 	}
 	s.metrics.Recovery(want != nil, reason)
 	return f
+}
+
+// fits reports whether a replay can go out at once: past
+// gateway.maxQueueBytes the client would be closed as a slow consumer, and
+// again at every retry, so a session that missed more is too far behind.
+func (s *Server) fits(replay []kept, t transport) bool {
+	var n int64
+	for _, k := range replay {
+		if n += int64(len(k.msg.frame(t))); n > s.cfg.MaxQueueBytes {
+			return false
+		}
+	}
+	return true
 }
 
 // cleanup ends a client once its connection has ended, in its reader.

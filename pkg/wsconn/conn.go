@@ -48,6 +48,7 @@ type Conn struct {
 	queue        [][]byte
 	spare        [][]byte
 	queued       int64 // bytes queued or in out, not yet taken by the kernel
+	backlog      int   // frames of the queue sent with SendBacklog
 	writing      bool
 	closePending bool // the close frame goes out once the queue is empty
 	closeCode    StatusCode
@@ -69,6 +70,8 @@ type Conn struct {
 	timer   *time.Timer
 	serving bool          // under mu
 	pending time.Duration // a SetTimer before Serve; under mu
+	slowDue bool          // a slow consumer found before Serve, for Serve to report; under mu
+	slowOf  int           // and the frames it dropped
 
 	// Parking (see poller).
 	parked  atomic.Bool
@@ -88,7 +91,11 @@ func (c *Conn) Serve(h Handler) {
 	if c.pending > 0 && !c.closing.Load() {
 		c.timer.Reset(c.pending)
 	}
+	slowDue, dropped := c.slowDue, c.slowOf
 	c.mu.Unlock()
+	if slowDue {
+		h.OnSlow(dropped)
+	}
 	if !c.park() {
 		go c.run()
 	}
@@ -126,18 +133,28 @@ func (c *Conn) Ping() bool { return c.Send(pingFrame) }
 // never waits for the peer, and reports whether the frame was taken: not
 // once the connection is closing, nor when taking it would make the peer a
 // slow consumer (the connection is then closed with 1008).
-func (c *Conn) Send(frame []byte) bool {
-	taken, write := c.enqueue(frame)
+func (c *Conn) Send(frame []byte) bool { return c.send(frame, false) }
+
+// SendBacklog is Send for a frame of a backlog the peer asked for all at
+// once, such as a recovery's replay of what it missed: until the writer
+// takes them, backlog frames do not count against MaxQueue, as a backlog
+// may be longer than the queue a live peer is allowed. MaxQueueBytes
+// bounds them as it bounds every frame.
+func (c *Conn) SendBacklog(frame []byte) bool { return c.send(frame, true) }
+
+func (c *Conn) send(frame []byte, backlog bool) bool {
+	taken, write := c.enqueue(frame, backlog)
 	if write {
 		c.writeLoop(true)
 	}
 	return taken
 }
 
-// enqueue adds frame to the queue. It reports whether the frame was taken,
-// and whether the caller must write (writeLoop): nobody was writing, and
-// from now on others only add to the queue.
-func (c *Conn) enqueue(frame []byte) (taken, write bool) {
+// enqueue adds frame to the queue, in the backlog or not. It reports
+// whether the frame was taken, and whether the caller must write
+// (writeLoop): nobody was writing, and from now on others only add to the
+// queue.
+func (c *Conn) enqueue(frame []byte, backlog bool) (taken, write bool) {
 	if c.closing.Load() {
 		return false, false
 	}
@@ -146,13 +163,16 @@ func (c *Conn) enqueue(frame []byte) (taken, write bool) {
 		c.mu.Unlock()
 		return false, false
 	}
-	if len(c.queue) >= c.srv.cfg.MaxQueue || c.overBound(int64(len(frame))) {
+	if (!backlog && len(c.queue)-c.backlog >= c.srv.cfg.MaxQueue) || c.overBound(int64(len(frame))) {
 		c.mu.Unlock()
 		c.slow()
 		return false, false
 	}
 	c.queue = append(c.queue, frame)
 	c.queued += int64(len(frame))
+	if backlog {
+		c.backlog++
+	}
 	write = !c.writing
 	c.writing = true
 	c.mu.Unlock()
@@ -216,8 +236,14 @@ func (c *Conn) slow() {
 		busy := c.writing
 		c.writing = true
 		c.cause = ErrSlowConsumer
+		h := c.h
+		if h == nil { // before Serve: Serve reports it
+			c.slowDue, c.slowOf = true, dropped
+		}
 		c.mu.Unlock()
-		c.h.OnSlow(dropped)
+		if h != nil {
+			h.OnSlow(dropped)
+		}
 		if busy {
 			c.hangUp()
 		} else {
@@ -229,7 +255,7 @@ func (c *Conn) slow() {
 // dropQueue discards the queue, under mu.
 func (c *Conn) dropQueue() {
 	clear(c.queue)
-	c.queue = c.queue[:0]
+	c.queue, c.backlog = c.queue[:0], 0
 }
 
 // Abort ends the connection at once: queued frames, and what the kernel
@@ -294,7 +320,7 @@ func (c *Conn) writeLoop(inline bool) {
 			return
 		}
 		frames := c.queue
-		c.queue, c.spare = c.spare[:0], nil
+		c.queue, c.spare, c.backlog = c.spare[:0], nil, 0
 		c.mu.Unlock()
 
 		var n int

@@ -287,3 +287,54 @@ func TestCloseTimeout(t *testing.T) {
 		t.Fatalf("ended with %v", err)
 	}
 }
+
+// A backlog sent before Serve, such as a recovery's replay, may be longer
+// than MaxQueue: the peer reads all of it, in order, and the live frames
+// after it, which MaxQueue still bounds on their own.
+func TestBacklogPassesMaxQueue(t *testing.T) {
+	const maxQueue = 8
+	ts := startServerBefore(t, Config{MaxQueue: maxQueue}, func(c *Conn) {
+		for i := range 5 * maxQueue {
+			if !c.SendBacklog(TextFrame([]byte(fmt.Sprintf("old %d", i)))) {
+				t.Errorf("backlog frame %d refused", i)
+			}
+		}
+		for i := range maxQueue {
+			if !c.Send(TextFrame([]byte(fmt.Sprintf("live %d", i)))) {
+				t.Errorf("live frame %d refused", i)
+			}
+		}
+	})
+	c := ts.dial(t, 0)
+	for i := range 5 * maxQueue {
+		c.expect(OpText, fmt.Sprintf("old %d", i))
+	}
+	for i := range maxQueue {
+		c.expect(OpText, fmt.Sprintf("live %d", i))
+	}
+	select {
+	case n := <-c.rec.slow:
+		t.Fatalf("slow consumer, %d dropped", n)
+	default:
+	}
+}
+
+// A peer found a slow consumer before Serve (its backlog passed
+// MaxQueueBytes) is reported to the handler once Serve gives it one, and
+// the connection ends as a slow consumer's.
+func TestSlowConsumerBeforeServe(t *testing.T) {
+	ts := startServerBefore(t, Config{MaxQueueBytes: 4 << 10}, func(c *Conn) {
+		for range 64 {
+			c.SendBacklog(TextFrame(bytes.Repeat([]byte("b"), 1024)))
+		}
+	})
+	c := ts.dial(t, 0)
+	select {
+	case <-c.rec.slow:
+	case <-time.After(deadline):
+		t.Fatal("OnSlow never ran")
+	}
+	if err := c.rec.end(t); !errors.Is(err, ErrSlowConsumer) {
+		t.Fatalf("ended with %v", err)
+	}
+}

@@ -63,8 +63,9 @@
 //     delivered; pings are not answered once the close frame is out.
 //   - The timer runs the handler's ticks (OnTimer), parks quiet readers and
 //     cuts a connection whose peer does not answer the close frame.
-//   - A slow consumer (more than MaxQueue frames, or more than
-//     MaxQueueBytes counting what the kernel holds, waiting for it) loses
+//   - A slow consumer (more than MaxQueue frames, not counting a backlog
+//     sent with SendBacklog, or more than MaxQueueBytes counting what the
+//     kernel holds, waiting for it) loses
 //     its queue; its close frame goes out only if the socket takes it at
 //     once, and a connection whose socket is full is reset, so that the
 //     kernel frees what it held.

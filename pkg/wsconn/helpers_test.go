@@ -80,6 +80,13 @@ type testServer struct {
 
 func startServer(t *testing.T, cfg Config) *testServer {
 	t.Helper()
+	return startServerBefore(t, cfg, nil)
+}
+
+// startServerBefore is startServer with before, if not nil, run on each
+// connection between Upgrade and Serve.
+func startServerBefore(t *testing.T, cfg Config, before func(*Conn)) *testServer {
+	t.Helper()
 	if cfg.MaxMessageBytes == 0 {
 		cfg.MaxMessageBytes = 64 << 10
 	}
@@ -113,6 +120,9 @@ func startServer(t *testing.T, cfg Config) *testServer {
 		rec := newRecorder()
 		rec.c = c
 		live.Add(1)
+		if before != nil {
+			before(c)
+		}
 		c.Serve(tracked{rec, live.Done})
 		ts.accepted <- rec
 	}))

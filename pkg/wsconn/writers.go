@@ -114,8 +114,13 @@ func (w *Writers) Fanout() *Fanout {
 
 // Send queues frame for c, whose server's writers are the Fanout's, and
 // reports whether c took it (see Conn.Send).
-func (f *Fanout) Send(c *Conn, frame []byte) bool {
-	taken, write := c.enqueue(frame)
+func (f *Fanout) Send(c *Conn, frame []byte) bool { return f.send(c, frame, false) }
+
+// SendBacklog is Send for a frame of a backlog (see Conn.SendBacklog).
+func (f *Fanout) SendBacklog(c *Conn, frame []byte) bool { return f.send(c, frame, true) }
+
+func (f *Fanout) send(c *Conn, frame []byte, backlog bool) bool {
+	taken, write := c.enqueue(frame, backlog)
 	if write {
 		f.idle = append(f.idle, c)
 	}

@@ -31,7 +31,8 @@ async function works(s, room) {
 
   // A broadcast that reaches the other node crosses once the room's
   // subscription has reached NATS, a moment after joinedRoom: probe until
-  // one arrives, then send a run that must arrive whole, once each, in order.
+  // one arrives, then send a run that must arrive whole, once each, in the
+  // order posted, though posted to both nodes in turn: they share one log.
   const got = [];
   s.on('notification', (m) => got.push(m.n));
   for (let tries = 0; got.length === 0; tries++) {
