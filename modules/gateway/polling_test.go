@@ -403,3 +403,72 @@ func TestPollingPresenceAndReceipts(t *testing.T) {
 		t.Fatalf("receipt %+v", res)
 	}
 }
+
+// A long-polling client that recovers a session which missed more frames
+// than its queue holds (gateway.queueSize) gets them all, in order, in its
+// next GETs, as socket.io's connection state recovery would replay them.
+func TestPollingRecoveryReplaysMoreThanTheQueue(t *testing.T) {
+	cfg := gt.Config()
+	cfg.Gateway.QueueSize = 8
+	n := gt.Start(t, cfg)
+	tok := gt.Token(t, "alice")
+
+	p := gt.OpenPolling(t, n.URL)
+	p.Post(`40/game,{"token":"` + tok + `"}`)
+	got := p.Get()
+	var reply struct{ SID, PID string }
+	if len(got) != 2 || !strings.HasPrefix(got[0], "40/game,") || json.Unmarshal([]byte(got[0][len("40/game,"):]), &reply) != nil || reply.PID == "" {
+		t.Fatalf("connect: %q", got)
+	}
+	p.Post(`42/game,1["joinRoom",{"roomId":"arena"}]`)
+	expectPackets(t, p, `43/game,1[{"roomId":"arena"}]`)
+	if err := n.Emitter.ToRoom(t.Context(), "arena", "tick", 0); err != nil {
+		t.Fatal(err)
+	}
+	var tick []json.RawMessage
+	if got := p.Get(); len(got) != 1 || json.Unmarshal([]byte(strings.TrimPrefix(got[0], "42/game,")), &tick) != nil || len(tick) != 3 {
+		t.Fatalf("tick 0: %q", got)
+	}
+	var offset string
+	_ = json.Unmarshal(tick[2], &offset)
+
+	before := n.Hub.Clients()
+	p.Post("1") // the client closes its Engine.IO session
+	waitfor.Until(t, gt.Timeout, func() error {
+		if n.Hub.Clients() >= before {
+			return fmt.Errorf("%d clients", n.Hub.Clients())
+		}
+		return nil
+	})
+	const missed = 40
+	for i := 1; i <= missed; i++ {
+		if err := n.Emitter.ToRoom(t.Context(), "arena", "tick", i); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	back := gt.OpenPolling(t, n.URL)
+	back.Post(`40/game,{"token":"` + tok + `","pid":"` + reply.PID + `","offset":"` + offset + `"}`)
+	var ticks []int
+	recovered := false
+	for len(ticks) < missed {
+		for _, pkt := range back.Get() {
+			recovered = recovered || strings.HasPrefix(pkt, `42/game,["connected",`) && strings.Contains(pkt, `"recovered":true`)
+			var args []json.RawMessage
+			if !strings.HasPrefix(pkt, `42/game,["tick",`) || json.Unmarshal([]byte(pkt[len("42/game,"):]), &args) != nil {
+				continue // the CONNECT reply and connected
+			}
+			var i int
+			_ = json.Unmarshal(args[1], &i)
+			ticks = append(ticks, i)
+		}
+	}
+	if !recovered {
+		t.Error("no connected with recovered true")
+	}
+	for i, v := range ticks {
+		if v != i+1 {
+			t.Fatalf("replayed %v, want 1 to %d in order", ticks, missed)
+		}
+	}
+}
