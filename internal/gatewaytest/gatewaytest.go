@@ -3,11 +3,13 @@
 package gatewaytest
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -372,4 +374,26 @@ func (s *SIO) ExpectPrefix(prefix string) string {
 		s.t.Fatalf("got %s, want %s…", got, prefix)
 	}
 	return rest
+}
+
+// Metric reads an unlabelled metric from n's /metrics.
+func (n *Node) Metric(t testing.TB, name string) float64 {
+	t.Helper()
+	resp, err := http.Get(n.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	lines := bufio.NewScanner(resp.Body)
+	for lines.Scan() {
+		if v, ok := strings.CutPrefix(lines.Text(), name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("/metrics has no %s", name)
+	return 0
 }

@@ -1,14 +1,11 @@
 package cluster_test
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"reflect"
-	"strconv"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -172,28 +169,6 @@ func waitCluster(t testing.TB, n node, timeout time.Duration, state string) {
 		}
 		return nil
 	})
-}
-
-// metric is the value of an unlabelled metric on n's /metrics.
-func metric(t testing.TB, n node, name string) float64 {
-	t.Helper()
-	resp, err := http.Get(n.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	lines := bufio.NewScanner(resp.Body)
-	for lines.Scan() {
-		if v, ok := strings.CutPrefix(lines.Text(), name+" "); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return f
-		}
-	}
-	t.Fatalf("no metric %s", name)
-	return 0
 }
 
 // closedPort is a loopback port nothing listens on, for now.

@@ -93,14 +93,14 @@ func TestNATSRestartDuringBroadcasts(t *testing.T) {
 	stopNATS(srv)
 	waitCluster(t, nodes[0], gt.Timeout, "down")
 	waitCluster(t, nodes[1], gt.Timeout, "down")
-	failures := metric(t, nodes[0], "gamegate_cluster_publish_failures_total")
+	failures := nodes[0].Metric(t, "gamegate_cluster_publish_failures_total")
 	outage := sent()
 	waitSent(outage + 20)
 	ticks(local, outage+20, true)
-	if got := metric(t, nodes[0], "gamegate_cluster_publish_failures_total"); got < failures+20 {
+	if got := nodes[0].Metric(t, "gamegate_cluster_publish_failures_total"); got < failures+20 {
 		t.Fatalf("publish failures went from %v to %v during 20 broadcasts in the outage", failures, got)
 	}
-	if got := metric(t, nodes[0], "gamegate_cluster_up"); got != 0 {
+	if got := nodes[0].Metric(t, "gamegate_cluster_up"); got != 0 {
 		t.Fatalf("gamegate_cluster_up is %v during the outage", got)
 	}
 	// A room first joined during the outage is subscribed once NATS is back.
@@ -122,7 +122,7 @@ func TestNATSRestartDuringBroadcasts(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect(t, carol, "welcome", nil)
-	if got := metric(t, nodes[0], "gamegate_cluster_reconnects_total"); got != 1 {
+	if got := nodes[0].Metric(t, "gamegate_cluster_reconnects_total"); got != 1 {
 		t.Fatalf("gamegate_cluster_reconnects_total is %v, want 1", got)
 	}
 	for _, msg := range []string{"lost the NATS connection", "reconnected to NATS"} {
@@ -144,7 +144,7 @@ func TestStartsBeforeNATS(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect(t, a, "tick", 1)
-	if got := metric(t, nodes[0], "gamegate_cluster_publish_failures_total"); got != 1 {
+	if got := nodes[0].Metric(t, "gamegate_cluster_publish_failures_total"); got != 1 {
 		t.Fatalf("publish failures %v, want 1", got)
 	}
 

@@ -41,7 +41,7 @@ func TestLastLeaveDropsTheSubscription(t *testing.T) {
 		}
 		return nil
 	})
-	received := metric(t, to, "gamegate_cluster_messages_received_total")
+	received := to.Metric(t, "gamegate_cluster_messages_received_total")
 	if err := from.Emitter.ToRoom(ctx, "lobby", "tick", 2); err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func TestLastLeaveDropsTheSubscription(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect(t, carol, "marker", nil)
-	if got := metric(t, to, "gamegate_cluster_messages_received_total"); got != received+1 {
+	if got := to.Metric(t, "gamegate_cluster_messages_received_total"); got != received+1 {
 		t.Fatalf("node received %v messages after the last leave, want only the marker", got-received)
 	}
 	bob.Alive()

@@ -1,12 +1,9 @@
 package gateway_test
 
 import (
-	"bufio"
 	"context"
-	"net/http"
 	"runtime"
 	"strconv"
-	"strings"
 	"testing"
 
 	gt "github.com/gamegate/gamegate/internal/gatewaytest"
@@ -37,7 +34,7 @@ func BenchmarkRecoveryKeptMemory(b *testing.B) {
 		i++
 	}
 	grown := liveHeap() - before
-	kept, keptBytes := scrapeGauge(b, n, "gamegate_recovery_kept_messages"), scrapeGauge(b, n, "gamegate_recovery_kept_bytes")
+	kept, keptBytes := n.Metric(b, "gamegate_recovery_kept_messages"), n.Metric(b, "gamegate_recovery_kept_bytes")
 	if kept == 0 {
 		b.Fatal("no message kept")
 	}
@@ -51,25 +48,4 @@ func liveHeap() int64 {
 	runtime.GC()
 	runtime.ReadMemStats(&m)
 	return int64(m.HeapAlloc)
-}
-
-// scrapeGauge reads an unlabelled metric from n's /metrics.
-func scrapeGauge(b *testing.B, n *gt.Node, name string) float64 {
-	resp, err := http.Get(n.URL + "/metrics")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				b.Fatal(err)
-			}
-			return f
-		}
-	}
-	b.Fatalf("/metrics has no %s", name)
-	return 0
 }

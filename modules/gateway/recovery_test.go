@@ -99,6 +99,18 @@ func emit(t *testing.T, n *gt.Node, room, event string, i int) {
 	}
 }
 
+// awayAfterATick dials alice into arena, sends her tick 0 and has her go:
+// her client and the offset she last read.
+func awayAfterATick(t *testing.T, n *gt.Node) (*gt.Client, string) {
+	t.Helper()
+	alice := n.Dial(t, gt.Token(t, "alice"))
+	alice.Join("arena")
+	emit(t, n, "arena", "tick", 0)
+	last := alice.Expect("tick").Offset
+	gone(t, n, alice)
+	return alice, last
+}
+
 // expectTick reads tick i, whose offset must come after last, and returns
 // its offset.
 func expectTick(t *testing.T, c *gt.Client, i int, last string) string {
@@ -171,11 +183,7 @@ func TestRecoveryRefusals(t *testing.T) {
 	cfg.Recovery.Window = time.Second
 	n := gt.Start(t, cfg)
 
-	alice := n.Dial(t, gt.Token(t, "alice"))
-	alice.Join("arena")
-	emit(t, n, "arena", "tick", 0)
-	last := alice.Expect("tick").Offset
-	gone(t, n, alice)
+	alice, last := awayAfterATick(t, n)
 	emit(t, n, "arena", "tick", 1)
 
 	refused := func(c *gt.Client, reason string) {
@@ -289,11 +297,7 @@ func TestRecoveryTakesOverALiveSession(t *testing.T) {
 // it either.
 func TestRecoveryKeepsExcept(t *testing.T) {
 	n := gt.Start(t, gt.Config())
-	alice := n.Dial(t, gt.Token(t, "alice"))
-	alice.Join("arena")
-	emit(t, n, "arena", "tick", 0)
-	last := alice.Expect("tick").Offset
-	gone(t, n, alice)
+	alice, last := awayAfterATick(t, n)
 	if err := n.Emitter.ToRoomExcept(t.Context(), "arena", alice.Connected.ClientID, "tick", 1); err != nil {
 		t.Fatal(err)
 	}
@@ -356,11 +360,7 @@ func TestRecoveryReplaysMoreThanTheQueue(t *testing.T) {
 	cfg.Gateway.QueueSize = 16
 	cfg.Gateway.MaxQueueBytes = 64 << 10
 	n := gt.Start(t, cfg)
-	alice := n.Dial(t, gt.Token(t, "alice"))
-	alice.Join("arena")
-	emit(t, n, "arena", "tick", 0)
-	last := alice.Expect("tick").Offset
-	gone(t, n, alice)
+	alice, last := awayAfterATick(t, n)
 	for i := 1; i <= 100; i++ {
 		emit(t, n, "arena", "tick", i)
 	}
