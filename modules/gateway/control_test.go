@@ -25,14 +25,14 @@ func TestClientPingsBetweenMessages(t *testing.T) {
 
 	// A ping whose header and payload arrive apart, then a message and a
 	// ping in one segment.
-	ping := frame(0x9, []byte("split"))
+	ping := wsPing([]byte("split"))
 	c.write(ping[:1])
 	time.Sleep(20 * time.Millisecond)
 	c.write(ping[1:4])
 	time.Sleep(20 * time.Millisecond)
 	c.write(ping[4:])
 	c.expect(0xA, "split")
-	c.write(append(frame(0x1, []byte(`{"event":"ping","id":7}`)), frame(0x9, nil)...))
+	c.write(append(wsText([]byte(`{"event":"ping","id":7}`)), wsPing(nil)...))
 	c.expectEvent("pong", "7")
 	c.expect(0xA, "")
 
@@ -66,23 +66,6 @@ func dialFrames(t *testing.T, n *gt.Node, user string) *frameConn {
 	return c
 }
 
-// frame is a masked client frame.
-func frame(op byte, payload []byte) []byte {
-	key := [4]byte{0x12, 0x34, 0x56, 0x78}
-	f := []byte{0x80 | op}
-	switch {
-	case len(payload) < 126:
-		f = append(f, 0x80|byte(len(payload)))
-	default:
-		f = binary.BigEndian.AppendUint16(append(f, 0x80|126), uint16(len(payload)))
-	}
-	f = append(f, key[:]...)
-	for i, b := range payload {
-		f = append(f, b^key[i%4])
-	}
-	return f
-}
-
 func (c *frameConn) write(b []byte) {
 	c.t.Helper()
 	if _, err := c.conn.Write(b); err != nil {
@@ -90,7 +73,7 @@ func (c *frameConn) write(b []byte) {
 	}
 }
 
-func (c *frameConn) send(op byte, payload []byte) { c.t.Helper(); c.write(frame(op, payload)) }
+func (c *frameConn) send(op byte, payload []byte) { c.t.Helper(); c.write(wsFrame(wsFin|op, payload)) }
 
 // read reads one server frame (unmasked, unfragmented).
 func (c *frameConn) read() (byte, []byte) {
