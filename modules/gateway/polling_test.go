@@ -471,4 +471,17 @@ func TestPollingRecoveryReplaysMoreThanTheQueue(t *testing.T) {
 			t.Fatalf("replayed %v, want 1 to %d in order", ticks, missed)
 		}
 	}
+
+	// The replay taken, live messages count against the queue in full: a
+	// client that stops polling is a slow consumer at QueueSize of them,
+	// not at QueueSize plus the replay.
+	for i := range cfg.Gateway.QueueSize + 1 {
+		if err := n.Emitter.ToRoom(t.Context(), "arena", "live", i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got = back.Get()
+	if len(got) == 0 || got[len(got)-1] != "1" || strings.Contains(strings.Join(got, " "), `"live"`) {
+		t.Fatalf("after %d live messages not polled for: %q, want the session closed and its queue dropped", cfg.Gateway.QueueSize+1, got)
+	}
 }

@@ -288,34 +288,59 @@ func TestCloseTimeout(t *testing.T) {
 	}
 }
 
-// A backlog sent before Serve, such as a recovery's replay, may be longer
-// than MaxQueue: the peer reads all of it, in order, and the live frames
-// after it, which MaxQueue still bounds on their own.
+// A backlog, such as a recovery's replay, may be longer than MaxQueue
+// while it waits for the writer; once the writer has taken it, the live
+// frames behind count against MaxQueue in full again. The writer is held
+// by a frame the peer does not read, so that the queue fills for certain.
 func TestBacklogPassesMaxQueue(t *testing.T) {
 	const maxQueue = 8
-	ts := startServerBefore(t, Config{MaxQueue: maxQueue}, func(c *Conn) {
-		for i := range 5 * maxQueue {
-			if !c.SendBacklog(TextFrame([]byte(fmt.Sprintf("old %d", i)))) {
-				t.Errorf("backlog frame %d refused", i)
-			}
+	ts := startServer(t, Config{MaxQueue: maxQueue})
+	c := ts.dial(t, 64<<10)
+	conn := c.rec.c
+	big := strings.Repeat("x", 16<<20) // far more than the kernel's buffers hold (a few MiB)
+	if !conn.Send(TextFrame([]byte(big))) {
+		t.Fatal("the big frame was refused")
+	}
+	for i := range 5 * maxQueue {
+		if !conn.SendBacklog(TextFrame([]byte(fmt.Sprintf("old %d", i)))) {
+			t.Fatalf("backlog frame %d refused", i)
 		}
-		for i := range maxQueue {
-			if !c.Send(TextFrame([]byte(fmt.Sprintf("live %d", i)))) {
-				t.Errorf("live frame %d refused", i)
-			}
+	}
+	for i := range maxQueue {
+		if !conn.Send(TextFrame([]byte(fmt.Sprintf("live %d", i)))) {
+			t.Fatalf("live frame %d refused", i)
 		}
-	})
-	c := ts.dial(t, 0)
+	}
+	c.expect(OpText, big)
 	for i := range 5 * maxQueue {
 		c.expect(OpText, fmt.Sprintf("old %d", i))
 	}
 	for i := range maxQueue {
 		c.expect(OpText, fmt.Sprintf("live %d", i))
 	}
+
+	// Held again: once the peer has a byte of the big frame, the writer
+	// has taken it, alone, and what follows queues behind it.
+	if !conn.Send(TextFrame([]byte(big))) {
+		t.Fatal("the second big frame was refused")
+	}
+	if _, err := c.in.ReadByte(); err != nil {
+		t.Fatal(err)
+	}
+	taken := 0
+	for taken <= 10*maxQueue && conn.Send(TextFrame([]byte("after"))) {
+		taken++
+	}
+	if taken != maxQueue {
+		t.Fatalf("%d live frames taken behind the held writer, want MaxQueue (%d)", taken, maxQueue)
+	}
 	select {
-	case n := <-c.rec.slow:
-		t.Fatalf("slow consumer, %d dropped", n)
-	default:
+	case <-c.rec.slow:
+	case <-time.After(deadline):
+		t.Fatal("OnSlow never ran")
+	}
+	if err := c.rec.end(t); !errors.Is(err, ErrSlowConsumer) {
+		t.Fatalf("ended with %v", err)
 	}
 }
 
