@@ -146,8 +146,15 @@ func appendHeader(dst []byte, t Type, ns string) []byte {
 // [event, data] to namespace ns, or [event, data, offset] for a message
 // delivered through a room (null data then stands for none). ackID, when
 // not empty, is the packet's acknowledgement id (decimal digits): the
-// client answers it from the event's ack callback.
+// client answers it from the event's ack callback. A packet with an ackID
+// carries no offset, as socket.io's server sends none there either:
+// socket.io-client passes the callback after the arguments, so the
+// listener would get the offset in the callback's place, and it keeps an
+// offset only from a last argument that is a string.
 func AppendEvent(dst []byte, ns, event string, data json.RawMessage, offset, ackID string) []byte {
+	if ackID != "" {
+		offset = ""
+	}
 	dst = appendHeader(dst, Event, ns)
 	dst = append(dst, ackID...)
 	dst = append(dst, '[')

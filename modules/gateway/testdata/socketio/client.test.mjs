@@ -80,6 +80,37 @@ test('a REST broadcast reaches socket.io members of the room', async () => {
   assert.deepEqual(await got, [{ text: 'gg' }, { text: 'gg' }]);
 });
 
+test('a broadcast with a receipt: the listener gets (data, ack), and its ack is counted', async () => {
+  const alice = await connected(TOKEN_ALICE);
+  const bob = await connected(TOKEN_BOB);
+  await alice.s.emitWithAck('joinRoom', { roomId: 'stage-2' });
+  await bob.s.emitWithAck('joinRoom', { roomId: 'stage-2' });
+  const args = new Promise((resolve) => {
+    alice.s.once('notification', (...a) => {
+      resolve(a);
+      if (typeof a[1] === 'function') a[1]();
+    });
+  });
+  const unanswered = once(bob.s, 'notification'); // bob reads it and never acks
+  const res = await fetch(`${GATEWAY_URL}/notifications/broadcast`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${process.env.TOKEN_ADMIN}` },
+    body: JSON.stringify({ roomId: 'stage-2', message: { stage: 2 }, receipt: { timeoutMs: 1000 } }),
+  });
+  assert.equal(res.status, 200);
+  const [data, ack, ...more] = await args;
+  assert.deepEqual(data, { stage: 2 });
+  assert.equal(typeof ack, 'function', 'the ack callback comes right after the data');
+  assert.equal(more.length, 0);
+  assert.deepEqual(await unanswered, { stage: 2 });
+  assert.deepEqual(await res.json(), {
+    success: true,
+    recipients: 2,
+    acked: [{ userId: 'alice', clientId: alice.s.id }],
+    timedOut: [{ userId: 'bob', clientId: bob.s.id }],
+  });
+});
+
 test('binary attachments are refused with a clear message', async () => {
   const { s } = await connected(TOKEN_ALICE);
   const reply = await s.timeout(3000).emitWithAck('upload', Buffer.from([1, 2, 3]));
