@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -65,7 +66,16 @@ func TestPresenceAcrossNodes(t *testing.T) {
 		return nil
 	})
 	_ = tab1.Conn.Close(websocket.StatusNormalClosure, "")
-	watcher.Alive() // alice is still there, on node 1
+	// alice is still there, on node 1: the watcher's next event is bob's
+	// join, sent from node 0 after tab1's leave.
+	waitfor.Until(t, gt.Timeout, func() error {
+		if _, body := rest(t, http.MethodGet, nodes[2].URL+"/rooms/lobby/members"); !strings.Contains(body, `{"userId":"alice","connections":1}`) {
+			return errors.New(body)
+		}
+		return nil
+	})
+	dialJoin(t, nodes[0], "bob", "lobby")
+	expectMember(t, watcher, "memberJoined", "lobby", "bob")
 	_ = tab2.Conn.Close(websocket.StatusNormalClosure, "")
 	expectMember(t, watcher, "memberLeft", "lobby", "alice")
 }

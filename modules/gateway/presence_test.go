@@ -54,13 +54,17 @@ func TestPresenceCountsUsers(t *testing.T) {
 	tab2.Join("lobby")
 	tab1.Send("leaveRoom", map[string]string{"roomId": "lobby"}, nil)
 	tab1.Expect("leftRoom")
-	watcher.Alive() // neither the second tab nor the first tab's leave was an event
+	// Neither the second tab nor the first tab's leave was an event: the
+	// watcher's next one is bob's join, which came after them.
+	bob := n.Dial(t, gt.Token(t, "bob"))
+	bob.Join("lobby")
+	expectPresence(t, watcher, "memberJoined", "lobby", "bob")
 	_ = tab2.Conn.Close(websocket.StatusNormalClosure, "")
 	expectPresence(t, watcher, "memberLeft", "lobby", "alice") // a disconnect is a leave
 
 	// roomMembers, for members of the room only.
 	plain.Send("roomMembers", map[string]string{"roomId": "lobby"}, 1)
-	if f := plain.Expect("roomMembers"); string(f.Data) != `{"roomId":"lobby","users":["plain","watcher"],"count":2}` {
+	if f := plain.Expect("roomMembers"); string(f.Data) != `{"roomId":"lobby","users":["bob","plain","watcher"],"count":3}` {
 		t.Fatalf("roomMembers %s", f.Data)
 	}
 	tab1.Send("roomMembers", map[string]string{"roomId": "lobby"}, 2)
