@@ -45,18 +45,26 @@ type Muted struct {
 	Muted  bool   `json:"muted"`
 }
 
+// Room is the answer of GET /chat/rooms/:roomId: who is in the room, on
+// every node, and which of them are muted.
+type Room struct {
+	RoomID string  `json:"roomId"`
+	Users  []Muted `json:"users"`
+}
+
 // Chat holds who is muted, on this node.
 type Chat struct {
 	cfg  Config
 	emit *gateway.Emitter
+	hub  *gateway.Hub
 
 	mu    sync.Mutex
 	muted map[string]bool
 }
 
 // New returns a chat in which nobody is muted.
-func New(cfg Config, emit *gateway.Emitter) *Chat {
-	return &Chat{cfg: cfg, emit: emit, muted: map[string]bool{}}
+func New(cfg Config, emit *gateway.Emitter, hub *gateway.Hub) *Chat {
+	return &Chat{cfg: cfg, emit: emit, hub: hub, muted: map[string]bool{}}
 }
 
 // SayHandler is the say event: a member of a room sends text to everyone
@@ -96,14 +104,28 @@ func (ch *Chat) Hooks() gateway.Hooks {
 	}}
 }
 
-// Routes are PUT and DELETE /chat/mutes/:userId, for tokens whose roles
-// hold the moderator role.
+// Routes are PUT and DELETE /chat/mutes/:userId, and GET
+// /chat/rooms/:roomId, for tokens whose roles hold the moderator role.
 func (ch *Chat) Routes(v *token.Verifier) []httpserver.Route {
 	guard := []echo.MiddlewareFunc{auth.RequireRole(v, ch.cfg.ModeratorRole)}
 	return []httpserver.Route{
 		{Method: http.MethodPut, Path: "/chat/mutes/:userId", Handler: ch.setMuted(true), Middleware: guard},
 		{Method: http.MethodDelete, Path: "/chat/mutes/:userId", Handler: ch.setMuted(false), Middleware: guard},
+		{Method: http.MethodGet, Path: "/chat/rooms/:roomId", Handler: ch.room, Middleware: guard},
 	}
+}
+
+// room answers who is in a room and which of them are muted. The members
+// come from the gateway's presence, which every node keeps whole: users
+// connected to other nodes are listed without asking those nodes.
+func (ch *Chat) room(c echo.Context) error {
+	r := Room{RoomID: c.Param("roomId"), Users: []Muted{}}
+	ch.mu.Lock()
+	for _, m := range ch.hub.Members(r.RoomID) {
+		r.Users = append(r.Users, Muted{UserID: m.UserID, Muted: ch.muted[m.UserID]})
+	}
+	ch.mu.Unlock()
+	return c.JSON(http.StatusOK, r)
 }
 
 // setMuted mutes or unmutes the route's user and tells them so.

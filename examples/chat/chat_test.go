@@ -148,7 +148,8 @@ func request(t *testing.T, method, url, tok string) (int, string) {
 
 // The chat on a whole gateway: the hook puts players in the lobby, say
 // reaches the room and answers the sender, its data is validated, its
-// guard refuses muted players, and the REST routes mute and unmute them.
+// guard refuses muted players, and the REST routes mute and unmute them
+// and list a room's members, from the gateway's presence.
 func TestChat(t *testing.T) {
 	addr := start(t, map[string]string{"CHAT_MAX_LENGTH": "20"}) // the environment wins over the file's 280
 	alice, bob := dial(t, addr, "alice"), dial(t, addr, "bob")
@@ -179,6 +180,17 @@ func TestChat(t *testing.T) {
 	bob.expect("muted", `{"userId":"bob","muted":true}`)
 	bob.send(`{"event":"say","data":{"roomId":"lobby","text":"hey"}}`)
 	bob.refused("you are muted")
+	room := "http://" + addr + "/chat/rooms/lobby"
+	if code, body := request(t, http.MethodGet, room, moderator); code != http.StatusOK ||
+		body != `{"roomId":"lobby","users":[{"userId":"alice","muted":false},{"userId":"bob","muted":true}]}` {
+		t.Fatalf("room: %d %s", code, body)
+	}
+	if code, body := request(t, http.MethodGet, "http://"+addr+"/chat/rooms/nowhere", moderator); code != http.StatusOK || body != `{"roomId":"nowhere","users":[]}` {
+		t.Fatalf("empty room: %d %s", code, body)
+	}
+	if code, _ := request(t, http.MethodGet, room, mint(t, "alice")); code != http.StatusForbidden {
+		t.Fatalf("room for a player: %d, want 403", code)
+	}
 
 	if code, body := request(t, http.MethodDelete, mutes, moderator); code != http.StatusOK {
 		t.Fatalf("unmute: %d %s", code, body)

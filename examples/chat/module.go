@@ -13,7 +13,7 @@ import (
 )
 
 // Module adds the say event, the hook that puts every client in the lobby,
-// the mute routes and the chat section of config.yaml.
+// the mute and room routes and the chat section of config.yaml.
 var Module = fx.Module("chat",
 	config.Section("chat", Defaults),
 	fx.Provide(fx.Private, New),
