@@ -63,6 +63,7 @@ func TestReceiptAtTheTimeout(t *testing.T) {
 		t.Fatalf("frames without one ackId: %+v", f)
 	}
 	acker.Send("ack", map[string]string{"ackId": f.AckID}, nil)
+	acker.Send("ack", map[string]string{"ackId": f.AckID}, nil) // repeated while pending: counted once
 	r := <-done
 	if r.err != nil || r.code != 200 || !r.answer.Success || r.answer.Recipients != 2 ||
 		len(r.answer.Acked) != 1 || r.answer.Acked[0].ClientID != acker.Connected.ClientID || r.answer.Acked[0].UserID != "alice" ||
@@ -87,6 +88,14 @@ func TestReceiptAtTheTimeout(t *testing.T) {
 	}
 	stall.Alive()
 	acker.Alive()
+	for name, want := range map[string]float64{
+		`gamegate_receipts_total{result="asked"}`: 1, `gamegate_receipts_total{result="acked"}`: 1,
+		`gamegate_receipts_total{result="timed_out"}`: 1, "gamegate_receipts_ack_latency_seconds_count": 1,
+	} {
+		if got := n.Metric(t, name); got != want {
+			t.Errorf("%s %v, want %v", name, got, want)
+		}
+	}
 }
 
 // Everyone acks: the answer comes at once, long before the timeout. A
