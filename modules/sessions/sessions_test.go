@@ -223,6 +223,9 @@ func TestSessionLimit(t *testing.T) {
 	second.Alive()
 	third.Alive()
 	other.Alive()
+	if got := n.Metric(t, `gamegate_ws_session_actions_total{action="session_limit"}`); got != 1 {
+		t.Fatalf("session-limit closes counted %v, want 1", got)
+	}
 }
 
 // redial reconnects user with sessionID.
