@@ -62,7 +62,7 @@ func builtinHandlers() []Handler {
 			if err != nil {
 				return nil, err
 			}
-			if err := c.srv.hub.receipts.ack(c, id); err != nil {
+			if err := c.ack(id); err != nil {
 				return nil, &Exception{Message: err.Error()}
 			}
 			return nil, nil

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"maps"
 	"net"
 	"slices"
@@ -42,6 +43,9 @@ type Client struct {
 	rooms    map[string]uint64
 	session  *session        // nil without recovery
 	watching map[string]bool // rooms whose presence events it gets
+	// replayedAcks are the ackIds of receipts whose messages a recovery
+	// replayed to it: it got them, though it was no recipient.
+	replayedAcks []string
 
 	connectedAt time.Time
 	limiter     *rate.Limiter
@@ -103,6 +107,22 @@ func (c *Client) queueBacklog(f *wsconn.Fanout, frame []byte) bool {
 		return f.SendBacklog(ws, frame)
 	}
 	return c.poll.send(frame, true)
+}
+
+// ack takes the client's acknowledgement of a delivery receipt's message.
+// An ack of a message a recovery replayed is taken without an answer,
+// though only the client's own deliveries are counted.
+func (c *Client) ack(ackID string) error {
+	err := c.srv.hub.receipts.ack(c, ackID)
+	if errors.Is(err, errUnknownAck) {
+		c.roomsMu.Lock()
+		replayed := slices.Contains(c.replayedAcks, ackID)
+		c.roomsMu.Unlock()
+		if replayed {
+			return nil
+		}
+	}
+	return err
 }
 
 // ID is the client's id, unique on this node, as sent in `connected`.

@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -13,6 +14,7 @@ import (
 
 	gt "github.com/gamegate/gamegate/internal/gatewaytest"
 	"github.com/gamegate/gamegate/internal/waitfor"
+	"github.com/gamegate/gamegate/modules/gateway"
 )
 
 // redial reconnects user with a session id and an offset ("" for none) and
@@ -386,4 +388,35 @@ func TestRecoveryReplaysMoreThanTheQueue(t *testing.T) {
 		t.Fatalf("greeting %+v, want a fresh session: too far behind", late.Connected)
 	}
 	late.Alive()
+}
+
+// A receipt's message replayed to a session that was away when it went
+// out: the replay carries its ackId, and the client's ack of it is taken
+// without an answer, though the client was no recipient and is not
+// counted.
+func TestRecoveryReplaysAReceiptsMessage(t *testing.T) {
+	n := gt.Start(t, gt.Config())
+	alice, last := awayAfterATick(t, n)
+	bob := n.Dial(t, gt.Token(t, "bob"))
+	bob.Join("arena")
+	answer := make(chan gateway.ReceiptResult, 1)
+	go func() {
+		res, err := n.Emitter.ToRoomWithReceipt(context.Background(), "arena", "stage", 2, 2*time.Second)
+		if err != nil {
+			t.Error(err)
+		}
+		answer <- res
+	}()
+	f := bob.Expect("stage")
+	back := redial(t, n, "alice", alice.Connected.SessionID, last)
+	replayed := back.Expect("stage")
+	if replayed.AckID != f.AckID || !back.Connected.Recovered {
+		t.Fatalf("replayed %+v after %+v, want the same ackId", replayed, back.Connected)
+	}
+	back.Send("ack", map[string]string{"ackId": replayed.AckID}, nil)
+	back.Alive()
+	bob.Send("ack", map[string]string{"ackId": f.AckID}, nil)
+	if res := <-answer; res.Recipients != 1 || len(res.Acked) != 1 || res.Acked[0].UserID != "bob" {
+		t.Fatalf("receipt %+v", res)
+	}
 }

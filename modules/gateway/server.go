@@ -351,6 +351,9 @@ func (s *Server) greet(c *Client, want *resume) *wsconn.Fanout {
 		}
 	}
 	for _, k := range replay {
+		if k.msg.ackID != "" {
+			c.replayedAcks = append(c.replayedAcks, k.msg.ackID)
+		}
 		c.queueBacklog(f, k.msg.frame(c.t))
 	}
 	j.mu.Unlock()

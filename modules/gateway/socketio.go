@@ -194,7 +194,7 @@ func (t *sioTransport) read(c *Client, op wsconn.Opcode, msg []byte) {
 		t.skip = p.Attachments
 		c.exception(errBinaryAttachments, p.ID)
 	case socketio.Ack: // an emit's ack callback: a delivery receipt's ack
-		if err := c.srv.hub.receipts.ack(c, string(p.ID)); err != nil {
+		if err := c.ack(string(p.ID)); err != nil {
 			c.exception(err.Error(), nil)
 		}
 	case socketio.Disconnect:
