@@ -70,6 +70,22 @@ func (r *recorder) end(t *testing.T) error {
 	return nil
 }
 
+// endedSlow waits for OnSlow, then for OnClose, which must be a slow
+// consumer's; it returns the frames OnSlow said were dropped.
+func (r *recorder) endedSlow(t *testing.T) int {
+	t.Helper()
+	var dropped int
+	select {
+	case dropped = <-r.slow:
+	case <-time.After(deadline):
+		t.Fatal("OnSlow never ran")
+	}
+	if err := r.end(t); !errors.Is(err, ErrSlowConsumer) {
+		t.Fatalf("ended with %v", err)
+	}
+	return dropped
+}
+
 // testServer serves WebSocket upgrades with s; every connection goes to
 // accepted with its recorder.
 type testServer struct {
