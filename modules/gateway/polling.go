@@ -353,20 +353,23 @@ func (p *polling) post(body []byte) PollAnswer {
 	return postOK
 }
 
-// movable reports whether a WebSocket may offer to take the session over.
+// movable reports whether a WebSocket may offer to take the session over:
+// not once the session closes or has moved, nor while another one is
+// trying.
 func (p *polling) movable() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return !p.closing && p.ws == nil && p.probe == nil
+	return p.movableLocked()
 }
 
+func (p *polling) movableLocked() bool { return !p.closing && p.ws == nil && p.probe == nil }
+
 // offer makes ws the WebSocket that may take the session over, and reports
-// whether it may: not once the session closes or has moved, nor while
-// another one is trying.
+// whether it may (movable).
 func (p *polling) offer(ws *wsconn.Conn) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closing || p.ws != nil || p.probe != nil {
+	if !p.movableLocked() {
 		return false
 	}
 	p.probe = ws
